@@ -1,0 +1,87 @@
+# Convolutional networks in PyTorch, from the formula to MNIST.
+# Every target runs with the project's virtual environment first on PATH.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV       := $(CURDIR)/.venv
+PYTHON     := $(VENV)/bin/python
+SETUP_DONE := $(VENV)/.setup-done
+BASE_PYTHON ?= $(shell command -v python3.11 || command -v python3)
+KERNEL     := cnn-course
+
+export PATH := $(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# MNIST lives outside the repository. Use $COURSE_DATA_DIR when set, else a shared
+# copy next to the checkout, else ./data (where `make data` tells you what to put).
+COURSE_DATA_DIR ?= $(firstword $(wildcard $(CURDIR)/../shared/data /work/shared/data) $(CURDIR)/data)
+export COURSE_DATA_DIR
+
+SUBMISSIONS ?= submitted
+WORKERS    ?=
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo test release validate lab grade feedback export report grade-me \
+        bench lint format examples clean distclean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(SETUP_DONE)  ## create .venv, install the project (editable) and its Jupyter kernel
+
+$(SETUP_DONE): pyproject.toml
+	@$(BASE_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required; set BASE_PYTHON=/path/to/python3.11")'
+	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
+	@echo "installing the pinned dependencies into .venv (a few minutes the first time; log: .venv/setup.log)"
+	@$(PYTHON) -m pip install --upgrade "pip>=24" > $(VENV)/setup.log 2>&1 \
+	  && $(PYTHON) -m pip install --progress-bar off -e . >> $(VENV)/setup.log 2>&1 \
+	  || { tail -n 30 $(VENV)/setup.log; echo "make setup: pip install failed (full log: .venv/setup.log)"; exit 1; }
+	$(PYTHON) -m autograder.setup_env --kernel $(KERNEL)
+	@touch $@
+	@echo "setup done: .venv is ready (kernel '$(KERNEL)')"
+
+demo: setup  ## release the course, grade examples/submissions, write feedback and grades.csv
+	$(PYTHON) -m autograder demo
+
+test: setup  ## run the test suite
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+release: setup  ## regenerate course/ from solutions/
+	$(PYTHON) -m autograder release
+
+validate: setup  ## solutions pass every test, released notebooks pass none
+	$(PYTHON) -m autograder validate
+
+lab: setup  ## start JupyterLab on the course
+	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR)
+
+grade: setup  ## grade a class: make grade SUBMISSIONS=path/or/export.zip [WORKERS=N]
+	$(PYTHON) -m autograder grade $(SUBMISSIONS) $(if $(WORKERS),--workers $(WORKERS))
+
+feedback: setup  ## write feedback HTML for every graded submission
+	$(PYTHON) -m autograder feedback
+
+export: setup  ## write grades.csv from the gradebook
+	$(PYTHON) -m autograder export
+
+report: setup  ## plots and the misconception report
+	$(PYTHON) -m autograder report
+
+grade-me: setup  ## self-study: grade your own course/ with the hidden tests
+	$(PYTHON) -m autograder grade-me
+
+bench: setup  ## benchmarks (timings, not tests)
+	$(PYTHON) bench/run_all.py
+
+lint: setup  ## ruff
+	$(VENV)/bin/ruff check cnnlab autograder tests bench tools
+
+examples: setup  ## rebuild examples/submissions from solutions/
+	$(PYTHON) -m autograder.examples
+
+clean:  ## remove grading output (never solutions/ or course/)
+	rm -rf build grading .pytest_cache
+
+distclean: clean  ## also remove .venv
+	rm -rf $(VENV)

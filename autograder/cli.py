@@ -1,0 +1,207 @@
+"""Command line: ``python -m autograder <command>`` (also installed as ``cnn-grade``).
+
+Errors that the user must fix print one line and exit with a non-zero code; nothing
+already graded is removed by a failing command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from autograder.course import DEFAULT_WORKSPACE, REPO_ROOT, Course, CourseError, Workspace
+
+EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2, 3
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    return Workspace(Path(args.workspace).resolve(), getattr(args, "db", None))
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.release import release
+
+    course = Course()
+    paths = release(course, _workspace(args), args.assignments or None)
+    for p in paths:
+        print(f"released {p.relative_to(course.root)}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from autograder.validate import validate_course
+
+    course = Course()
+    names = [course.require(a) for a in args.assignments] or None
+    results = validate_course(course, names, workers=args.workers)
+    failed = [v for v in results if not v.ok]
+    for v in results:
+        mark = "ok  " if v.ok else "FAIL"
+        print(f"{mark} {v.notebook.relative_to(course.root)}: {v.label}")
+    for v in failed:
+        print(f"\n--- {v.notebook.relative_to(course.root)} ---\n{v.problem()}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.intake import collect
+
+    course = Course()
+    subs, rejected = collect(Path(args.submissions), course, pattern=getattr(args, "pattern", None))
+    for r in rejected:
+        print(f"rejected: {r}")
+    if args.assignment:
+        wanted = {course.require(a) for a in args.assignment}
+        subs = [s for s in subs if s.assignment in wanted]
+    return _grade_and_report(course, _workspace(args), subs, rejected, args)
+
+
+def _grade_and_report(course: Course, ws: Workspace, subs: list, rejected: list,
+                      args: argparse.Namespace) -> int:
+    from autograder.backends import LocalBackend
+    from autograder.engine import grade
+    from autograder.limits import Limits
+    from autograder.summary import format_table, read_scores
+
+    limits = Limits(cell_timeout_s=args.cell_timeout, notebook_timeout_s=args.notebook_timeout)
+    backend = LocalBackend(args.workers)
+    print(f"grading {len(subs)} submission(s) with {backend.workers} worker(s) into {ws.path}")
+    run = grade(course, ws, subs, backend=backend, force=args.force, limits=limits,
+                progress=not args.no_progress)
+    if run.skipped:
+        print(f"{len(run.skipped)} already graded, skipped (use --force to grade again)")
+    print(format_table(read_scores(ws, sorted({s.student for s in subs}) or None), run.all))
+    print(f"graded {len(run.outcomes)} in {run.seconds:.1f} s")
+    if rejected:
+        print(f"{len(rejected)} input(s) rejected: see the lines above")
+        return EXIT_REJECTED
+    return EXIT_FAILED if any(o.status not in ("ok",) for o in run.outcomes) and args.strict else EXIT_OK
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from autograder.feedback import generate_feedback
+
+    ws = _workspace(args)
+    paths = generate_feedback(Course(), ws)
+    print(f"wrote {len(paths)} feedback file(s) under {ws.feedback}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from autograder.export import export_csv
+
+    path = export_csv(_workspace(args), Path(args.to) if args.to else None)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from autograder.summary import format_table, read_scores
+
+    print(format_table(read_scores(_workspace(args))))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from autograder.export import export_csv
+    from autograder.feedback import generate_feedback
+    from autograder.release import release
+    from autograder.submissions import discover_layout
+
+    course = Course()
+    ws = Workspace(Path(args.workspace).resolve()).create()
+    examples = REPO_ROOT / "examples" / "submissions"
+    print("[1/4] release: course/ from solutions/")
+    release(course, ws)
+    subs, rejected = discover_layout(examples, course)
+    students = sorted({s.student for s in subs})
+    print(f"[2/4] grade: {len(subs)} notebooks of {len(students)} example students ({', '.join(students)})")
+    code = _grade_and_report(course, ws, subs, rejected, args)
+    print("[3/4] feedback")
+    feedback = generate_feedback(course, ws)
+    print("[4/4] export")
+    csv = export_csv(ws)
+    print(f"\nfeedback: {len(feedback)} HTML files under {_rel(ws.feedback)}")
+    print(f"grades:   {_rel(csv)}")
+    print(f"gradebook: {ws.gradebook_url}")
+    return code
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _add_grading_options(p: argparse.ArgumentParser) -> None:
+    from autograder import settings
+
+    p.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of cores)")
+    p.add_argument("--force", action="store_true", help="grade again even if already graded")
+    p.add_argument("--cell-timeout", type=int, default=settings.CELL_TIMEOUT_S, help="seconds per cell")
+    p.add_argument("--notebook-timeout", type=int, default=settings.NOTEBOOK_TIMEOUT_S,
+                   help="seconds per notebook")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true", help="exit 3 if any notebook failed to run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", default=str(DEFAULT_WORKSPACE),
+                        help="folder for the gradebook and graded files (default: grading/)")
+    parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite in the workspace)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("release", help="regenerate course/ from solutions/")
+    p.add_argument("assignments", nargs="*")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("validate", help="sources pass every test, releases pass none")
+    p.add_argument("assignments", nargs="*")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("grade", help="grade a folder of submissions (nbgrader layout)")
+    p.add_argument("submissions", help="folder <student>/<assignment>/<assignment>.ipynb")
+    p.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
+    _add_grading_options(p)
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("feedback", help="feedback HTML for every graded submission")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("export", help="grades.csv from the gradebook")
+    p.add_argument("--to", default=None, help="output path (default: <workspace>/grades.csv)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("table", help="print the score table")
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("demo", help="release, grade examples/submissions, feedback, grades.csv")
+    _add_grading_options(p)
+    p.set_defaults(func=cmd_demo, workspace=str(REPO_ROOT / "build" / "demo"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo" and args.workspace == str(DEFAULT_WORKSPACE):
+        args.workspace = str(REPO_ROOT / "build" / "demo")
+    try:
+        return args.func(args)
+    except (CourseError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: graded submissions are saved; run the same command to continue", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Grade many submissions: sanitize, execute on workers, record with one writer.
+
+Workers only execute notebooks (each job in its own directory, process and kernel);
+the main process alone writes the gradebook. The same jobs run on a local thread pool
+of subprocesses or on a Dask cluster (:mod:`autograder.backends`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from autograder.backends import Backend, LocalBackend
+from autograder.course import Course, Workspace
+from autograder.jobs import WORKER_CRASHED
+from autograder.limits import Limits
+from autograder.release import ensure_registered
+from autograder.settings import make_config
+from autograder.steps import Outcome, SubmissionError, already_graded, prepare_job, record_failure, record_result
+from autograder.submissions import Rejection, Submission
+
+RETRIES = 1  # a crashed worker (not a crashed kernel) is retried this many times
+
+
+@dataclass
+class GradeRun:
+    """Everything one ``grade`` call did."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    skipped: list[Outcome] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def all(self) -> list[Outcome]:
+        return sorted(self.outcomes + self.skipped, key=lambda o: (o.student, o.assignment))
+
+
+def grade(course: Course, workspace: Workspace, submissions: Iterable[Submission], *,
+          backend: Backend | None = None, force: bool = False, limits: Limits | None = None,
+          progress: bool = True, gpu_assignments: Iterable[str] = (),
+          on_outcome: Callable[[Outcome], None] | None = None) -> GradeRun:
+    """Grade ``submissions`` into ``workspace``; already-graded ones are skipped unless ``force``."""
+    started = time.monotonic()
+    subs = list(submissions)
+    run = GradeRun()
+    ensure_registered(course, workspace, sorted({s.assignment for s in subs}))
+    config = make_config(course, workspace)
+    limits = limits or Limits()
+    gpu = set(gpu_assignments)
+
+    todo: list[Submission] = []
+    for sub in subs:
+        previous = None if force else already_graded(workspace, sub)
+        (run.skipped.append(previous) if previous else todo.append(sub))
+
+    jobs = {}
+    for sub in todo:
+        try:
+            jobs[sub.key] = (sub, prepare_job(course, workspace, sub, config, limits, gpu=sub.assignment in gpu))
+        except SubmissionError as exc:
+            outcome = record_failure(workspace, sub, "invalid", str(exc))
+            run.outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+
+    backend = backend or LocalBackend()
+    bar = _progress(len(jobs), progress)
+    attempts = {key: 0 for key in jobs}
+    pending = [job.to_dict() for _, job in jobs.values()]
+    while pending:
+        retry = []
+        for job, result in backend.run(pending):
+            key = f"{job['student']}/{job['assignment']}"
+            sub = jobs[key][0]
+            if result.get("status") == WORKER_CRASHED and attempts[key] < RETRIES:
+                attempts[key] += 1
+                retry.append(job)
+                continue
+            outcome = record_result(course, workspace, sub, result, config)
+            run.outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+            if bar is not None:
+                bar.set_postfix_str(f"{key} {outcome.score:g}/{outcome.max_score:g}", refresh=False)
+                bar.update(1)
+        pending = retry
+    if bar is not None:
+        bar.close()
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def _progress(total: int, enabled: bool):  # noqa: ANN202
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="nb", desc="grading", file=sys.stderr, dynamic_ncols=True)

@@ -1,0 +1,122 @@
+"""nbgrader's ``Execute`` with guards for a grading run.
+
+- Output beyond ``max_output_chars`` per cell is dropped as it arrives (a print flood
+  cannot fill memory), with a note in the cell.
+- A whole-notebook deadline: when it passes, the kernel's process group is killed.
+- When the kernel dies or the deadline passes, the cell that was running and every
+  later grade cell get an error output, so they score 0 while earlier cells keep their
+  scores. The error text starts with a tag (``[kernel-died]``, ``[notebook-timeout]``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from nbgrader.utils import is_grade
+from traitlets import Integer
+
+KERNEL_DIED = "kernel-died"
+NOTEBOOK_TIMEOUT = "notebook-timeout"
+NOT_RUN = "not-run"
+OUTPUT_LIMIT = "output-limit"
+
+_FATAL_TEXT = {
+    KERNEL_DIED: "the kernel died while running this cell (os._exit, a crash, or a resource limit)",
+    NOTEBOOK_TIMEOUT: "the notebook ran past its time limit while running this cell",
+}
+
+
+class GuardedExecute(Execute):
+    """Execute with an output cap, a whole-notebook deadline and scoring of unrun cells."""
+
+    max_output_chars = Integer(200_000, help="Characters of output kept per cell.").tag(config=True)
+    notebook_timeout = Integer(900, help="Seconds the whole notebook may run.").tag(config=True)
+
+    def run_guarded(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[str, str]:
+        """Execute ``nb`` in place; return ``(status, reason)`` with status ``ok`` or a fatal tag."""
+        self._current_index = -1
+        self._output_used: dict[int, int] = {}
+        self._deadline_hit = threading.Event()
+        done = threading.Event()
+        watchdog = threading.Thread(target=self._watch, args=(done,), daemon=True)
+        watchdog.start()
+        status, reason = "ok", ""
+        try:
+            self.preprocess(nb, resources)
+        except DeadKernelError:
+            status = NOTEBOOK_TIMEOUT if self._deadline_hit.is_set() else KERNEL_DIED
+        except Exception as exc:  # kernel failed to start, or nbclient gave up on it
+            status = NOTEBOOK_TIMEOUT if self._deadline_hit.is_set() else KERNEL_DIED
+            reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            done.set()
+        if status != "ok":
+            reason = reason or _FATAL_TEXT[status]
+            self._mark_unrun(nb, status)
+        return status, reason
+
+    def _watch(self, done: threading.Event) -> None:
+        deadline = time.monotonic() + self.notebook_timeout
+        while not done.wait(timeout=0.5):
+            if time.monotonic() < deadline:
+                continue
+            self._deadline_hit.set()
+            self._kill_kernel()
+            return
+
+    def _kill_kernel(self) -> None:
+        provisioner = getattr(getattr(self, "km", None), "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        if process is None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            try:
+                process.kill()
+            except ProcessLookupError:
+                pass
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):  # noqa: ANN201
+        self._current_index = index
+        return super().preprocess_cell(cell, resources, index)
+
+    def output(self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int):  # noqa: ANN201
+        used = self._output_used.get(cell_index, 0) + _message_size(msg)
+        self._output_used[cell_index] = used
+        if used > self.max_output_chars:
+            if used - _message_size(msg) <= self.max_output_chars:
+                outs.append(new_output("stream", name="stdout", text=(
+                    f"\n[{OUTPUT_LIMIT}] the grader dropped this cell's output beyond "
+                    f"{self.max_output_chars:,} characters\n")))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _mark_unrun(self, nb: NotebookNode, status: str) -> None:
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or index < self._current_index:
+                continue
+            if index == self._current_index:
+                text = f"[{status}] {_FATAL_TEXT[status]}"
+            elif is_grade(cell):
+                text = f"[{NOT_RUN}] not run: the kernel stopped in an earlier cell ({status})"
+            else:
+                continue
+            cell.outputs.append(new_output("error", ename="GradingStopped", evalue=text, traceback=[text]))
+
+
+def _message_size(msg: dict) -> int:
+    content = msg.get("content", {})
+    if "text" in content:
+        return len(content["text"])
+    data = content.get("data") or {}
+    return sum(len(v) if isinstance(v, str) else len(str(v)) for v in data.values()) + len(
+        "".join(content.get("traceback", [])))

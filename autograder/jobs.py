@@ -1,0 +1,111 @@
+"""A grading job: everything a worker needs to execute one submission, as plain data.
+
+Jobs and results are JSON-friendly dicts, so the same :func:`run_job` runs in a local
+thread pool or on a Dask worker on another machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.limits import Limits
+
+WORKER_CRASHED = "worker-crashed"
+# Environment passed through to the kernel.
+PASSED_ENV = ("COURSE_DATA_DIR", "COURSE_DEVICE", "COURSE_SEED", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")
+
+
+@dataclass
+class Job:
+    """One submission to execute."""
+
+    student: str
+    assignment: str
+    notebook: str  # sanitized notebook JSON
+    limits: Limits = field(default_factory=Limits)
+    kernel_name: str = "cnn-course"
+    files: dict[str, str] = field(default_factory=dict)  # relative path -> base64 content
+    env: dict[str, str] = field(default_factory=dict)
+    gpu: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.student}/{self.assignment}"
+
+    def to_dict(self) -> dict:
+        return {
+            "student": self.student, "assignment": self.assignment, "notebook": self.notebook,
+            "limits": self.limits.to_dict(), "kernel_name": self.kernel_name, "files": self.files,
+            "env": self.env, "gpu": self.gpu,
+        }
+
+
+def default_env() -> dict[str, str]:
+    """The grader's environment variables that the kernel needs."""
+    return {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+
+
+def run_job(job: dict, scratch: str | None = None) -> dict:
+    """Execute ``job`` in a fresh directory and a fresh process; return the result dict.
+
+    Never raises for a misbehaving submission: a crash becomes ``status='worker-crashed'``.
+    """
+    limits = Limits.from_dict(job["limits"])
+    workdir = Path(tempfile.mkdtemp(prefix="g-", dir=scratch or _scratch_root()))
+    started = time.monotonic()
+    try:
+        work = workdir / "work"
+        work.mkdir()
+        for rel, content in job.get("files", {}).items():
+            target = work / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(base64.b64decode(content))
+        (workdir / "job.json").write_text(json.dumps(job))
+        log_path = workdir / "worker.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(workdir)],
+                                    cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                proc.wait(timeout=limits.notebook_timeout_s + 120)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid)
+                proc.wait()
+        result_path = workdir / "result.json"
+        if result_path.exists():
+            result = json.loads(result_path.read_text())
+        else:
+            tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+            result = {"status": WORKER_CRASHED, "notebook": None,
+                      "reason": f"worker exited with code {proc.returncode}: {_last_line(tail)}"}
+        result.setdefault("seconds", round(time.monotonic() - started, 3))
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _scratch_root() -> str:
+    # Unix socket paths are limited to ~107 bytes: keep the job directory short.
+    return "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "no output"

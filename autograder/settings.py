@@ -1,0 +1,63 @@
+"""The nbgrader configuration of this course, in one place.
+
+``nbgrader_config.py`` at the repository root calls :func:`apply`, so the ``nbgrader``
+command line and this package's grader use the same settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitlets.config import Config
+
+from autograder.course import COURSE_ID, KERNEL_NAME, RELEASE_DIR, REPO_ROOT, SOURCE_DIR, Course, Workspace
+
+# Per-cell limit. The slowest cell in the course trains the MNIST network (about a minute
+# on a 2-core CPU); the margin covers slower grading machines.
+CELL_TIMEOUT_S = 300
+# Whole-notebook limit used by this package's grader (nbgrader itself has none).
+NOTEBOOK_TIMEOUT_S = 900
+# A cell's outputs beyond this many characters are cut (nbgrader's LimitOutput does the same
+# after execution; the grader also stops collecting during execution).
+MAX_OUTPUT_CHARS = 200_000
+
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def apply(c: Config, course: Course | None = None, workspace: Workspace | None = None) -> Config:
+    """Fill ``c`` with the course's nbgrader settings; returns ``c``."""
+    course = course or Course()
+    c.CourseDirectory.root = str(course.root)
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.source_directory = SOURCE_DIR
+    c.CourseDirectory.release_directory = RELEASE_DIR
+    if workspace is not None:
+        c.CourseDirectory.submitted_directory = str(workspace.submitted)
+        c.CourseDirectory.autograded_directory = str(workspace.autograded)
+        c.CourseDirectory.feedback_directory = str(workspace.feedback)
+        c.CourseDirectory.db_url = workspace.gradebook_url
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".hypothesis"]
+    c.ExecutePreprocessor.kernel_name = KERNEL_NAME
+    c.Execute.kernel_name = KERNEL_NAME
+    c.Execute.timeout = CELL_TIMEOUT_S
+    c.Execute.startup_timeout = 120
+    c.Execute.extra_arguments = ["--HistoryManager.enabled=False"]
+    c.ClearSolutions.code_stub = {"python": CODE_STUB}
+    c.ClearSolutions.enforce_metadata = True
+    c.LimitOutput.max_lines = 400
+    c.LimitOutput.max_traceback = 60
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "autograder.preprocessors.HideHiddenTests",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
+    c.Exchange.root = str(Path(course.root) / "build" / "exchange")
+    return c
+
+
+def make_config(course: Course | None = None, workspace: Workspace | None = None) -> Config:
+    """A fresh ``Config`` with the course settings."""
+    return apply(Config(), course, workspace)
+
+
+__all__ = ["apply", "make_config", "REPO_ROOT", "CELL_TIMEOUT_S", "NOTEBOOK_TIMEOUT_S"]

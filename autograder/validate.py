@@ -1,0 +1,66 @@
+"""Validate: every source notebook passes all its tests; every released notebook passes none.
+
+Runs the real ``nbgrader validate`` command and reads its output, because it exits 0
+whether or not validation succeeded.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.course import Course
+
+PASS_ALL = "Success! Your notebook passes all the tests."
+PASS_NONE = "Success! The notebook does not pass any tests."
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The outcome of one ``nbgrader validate`` run."""
+
+    notebook: Path
+    inverted: bool
+    ok: bool
+    output: str
+
+    @property
+    def label(self) -> str:
+        return ("release passes no test" if self.inverted else "source passes every test")
+
+    def problem(self) -> str:
+        """The lines of nbgrader's output that explain a failure."""
+        lines = [ln for ln in self.output.splitlines() if ln.strip() and not ln.startswith("[")]
+        return "\n".join(lines[:40])
+
+
+def validate_notebook(course: Course, notebook: Path, *, invert: bool) -> Validation:
+    """Run ``nbgrader validate [--invert] notebook`` from the course root and parse the result."""
+    with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
+        cmd = [sys.executable, "-m", "nbgrader", "validate", str(notebook),
+               "--KernelManager.transport=ipc", f"--KernelManager.ip={tmp}/k"]
+        if invert:
+            cmd.append("--invert")
+        proc = subprocess.run(cmd, cwd=course.root, capture_output=True, text=True, timeout=1800)
+    output = proc.stdout + proc.stderr
+    ok = (PASS_NONE if invert else PASS_ALL) in output
+    return Validation(notebook, invert, ok, output)
+
+
+def validate_course(course: Course, assignments: list[str] | None = None, workers: int = 2,
+                    sources: bool = True, releases: bool = True) -> list[Validation]:
+    """Validate sources (all tests pass) and releases (no test passes), ``workers`` at a time."""
+    names = assignments or course.assignments()
+    jobs = []
+    for name in names:
+        if sources:
+            jobs.append((course.source_notebook(name), False))
+        if releases:
+            jobs.append((course.release_notebook(name), True))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(validate_notebook, course, nb, invert=inv) for nb, inv in jobs]
+        return [f.result() for f in futures]

@@ -1,0 +1,231 @@
+"""Notebook 01, convolution arithmetic: output sizes, naive and unfold convolutions, C."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from cnnlab import pristine
+from cnnlab.cases import RandomInputs, conv2d_case
+from cnnlab.comparing import EXACT, Tolerance
+from cnnlab.diagnosis import Misconception
+from cnnlab.exercise import Case, Exercise, register
+
+NOTEBOOK = "01_conv_arithmetic"
+IntOrTuple = int | Sequence[int]
+
+
+# ----------------------------------------------------------------------------- sizes
+def _spread(args: Sequence[IntOrTuple]) -> tuple[list[tuple[int, ...]], bool]:
+    """Broadcast int/tuple arguments to tuples of one common length."""
+    lengths = {len(a) for a in args if isinstance(a, (tuple, list))}
+    if len(lengths) > 1:
+        raise ValueError(f"tuple arguments must all have the same length, got lengths {sorted(lengths)}")
+    n = lengths.pop() if lengths else 1
+    spread = [tuple(a) if isinstance(a, (tuple, list)) else (a,) * n for a in args]
+    return spread, bool(lengths) or any(isinstance(a, (tuple, list)) for a in args)
+
+
+def conv_output_size_reference(size: IntOrTuple, kernel_size: IntOrTuple, stride: IntOrTuple = 1,
+                               padding: IntOrTuple = 0, dilation: IntOrTuple = 1) -> int | tuple[int, ...]:
+    """PyTorch's own answer: run ``conv1d/2d/3d`` on shape-only (meta) tensors."""
+    (size_t, k, s, p, d), as_tuple = _spread((size, kernel_size, stride, padding, dilation))
+    conv = {1: pristine.conv1d, 2: pristine.conv2d, 3: pristine.conv3d}.get(len(size_t))
+    if conv is None:
+        raise ValueError("only 1, 2 or 3 spatial dimensions are supported")
+    x = torch.empty((1, 1, *size_t), device="meta")
+    w = torch.empty((1, 1, *k), device="meta")
+    try:
+        out = tuple(conv(x, w, stride=s, padding=p, dilation=d).shape[2:])
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
+    return out if as_tuple else out[0]
+
+
+def _size_formula(rounding, pad_factor: int = 2, span=lambda k, d: d * (k - 1) + 1, plus_one: int = 1):
+    """A size formula with one knob changed, for building wrong variants."""
+
+    def size_fn(size, kernel_size, stride=1, padding=0, dilation=1):
+        (n, k, s, p, d), as_tuple = _spread((size, kernel_size, stride, padding, dilation))
+        out = tuple(
+            int(rounding((n[i] + pad_factor * p[i] - span(k[i], d[i])) / s[i])) + plus_one
+            for i in range(len(n))
+        )
+        return out if as_tuple else out[0]
+
+    return size_fn
+
+
+SIZE_MISCONCEPTIONS = (
+    Misconception("ceil-vs-floor", "output size used ceil where PyTorch floors: a window that would "
+                  "run past the padded edge is dropped", variant=_size_formula(math.ceil)),
+    Misconception("dilation-ignored", "dilation left out of the size: a dilated kernel spans d*(k-1)+1 pixels",
+                  variant=_size_formula(math.floor, span=lambda k, d: k)),
+    Misconception("dilation-times-k", "a dilated kernel spans d*(k-1)+1 pixels, not d*k",
+                  variant=_size_formula(math.floor, span=lambda k, d: d * k)),
+    Misconception("padding-one-side", "padding is added on both sides, so it counts 2*padding",
+                  variant=_size_formula(math.floor, pad_factor=1)),
+    Misconception("missing-plus-one", "forgot the +1: the first window is counted before any stride",
+                  variant=_size_formula(math.floor, plus_one=0)),
+    Misconception("float-size", "returned a float; sizes are whole numbers, use // (floor division)",
+                  detect=lambda case, got, expected: isinstance(got, float)
+                  or (isinstance(got, tuple) and any(isinstance(v, float) for v in got))),
+)
+
+
+def _size_visible() -> list[Case]:
+    return [
+        Case((28, 5), note="MNIST's first conv layer"),
+        Case((7, 3), {"stride": 2}),
+        Case((8, 3), {"stride": 2}, note="the last window would run past the edge"),
+        Case((32, 3), {"padding": 1}, note="'same' padding for k=3"),
+        Case((10, 3), {"dilation": 2}),
+        Case((9, 3), {"stride": 2, "padding": 1, "dilation": 2}),
+        Case(((28, 32), (5, 3)), {"stride": (1, 2), "padding": (0, 1)}, note="tuple arguments"),
+        Case((2, 5), note="kernel larger than the input", raises=ValueError),
+    ]
+
+
+register(Exercise(
+    name="conv_output_size", notebook=NOTEBOOK, reference=conv_output_size_reference,
+    visible=_size_visible, misconceptions=SIZE_MISCONCEPTIONS, tolerance=EXACT,
+))
+
+
+# ----------------------------------------------------------------------- convolution
+def _flipped(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return pristine.conv2d(x, weight.flip(-1, -2), bias, stride, padding, dilation, groups)
+
+
+def _no_bias(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return pristine.conv2d(x, weight, None, stride, padding, dilation, groups)
+
+
+def _groups_interleaved(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Output channel o reads input group o % groups instead of o // (C_out/groups)."""
+    cin_g = weight.shape[1]
+    outs = []
+    for o in range(weight.shape[0]):
+        g = o % groups
+        b = None if bias is None else bias[o:o + 1]
+        outs.append(pristine.conv2d(x[:, g * cin_g:(g + 1) * cin_g], weight[o:o + 1], b, stride, padding, dilation))
+    return torch.cat(outs, dim=1)
+
+
+def _with(**fixed):
+    def variant(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        kw = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups} | fixed
+        return pristine.conv2d(x, weight, bias, **kw)
+
+    return variant
+
+
+CONV_MISCONCEPTIONS = (
+    Misconception("flipped-kernel", "the kernel was flipped: that is true convolution, but PyTorch's "
+                  "conv2d computes cross-correlation (no flip)", variant=_flipped),
+    Misconception("bias-forgotten", "the bias was not added (one bias value per output channel)",
+                  variant=_no_bias),
+    Misconception("groups-mixed-channels", "groups mixed channels: output channel o belongs to group "
+                  "o // (C_out/groups) and sees only that group's C_in/groups input channels",
+                  variant=_groups_interleaved),
+    Misconception("dilation-ignored", "dilation ignored: kernel taps are dilation pixels apart",
+                  variant=_with(dilation=1)),
+    Misconception("stride-ignored", "stride ignored: windows start every `stride` pixels",
+                  variant=_with(stride=1)),
+    Misconception("padding-ignored", "padding ignored: pad the input with zeros on every side first",
+                  variant=_with(padding=0)),
+)
+
+
+def _conv_visible() -> list[Case]:
+    r = RandomInputs(seed=1)
+    ramp = torch.arange(25.0).reshape(1, 1, 5, 5)
+    edge = torch.tensor([[[[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]]])
+    return [
+        Case((ramp, edge), note="one channel, no padding: a Sobel filter on a ramp"),
+        Case((ramp, torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])), note="an asymmetric kernel: no flipping"),
+        Case((r.randn(2, 3, 6, 5), r.randn(4, 3, 3, 3), r.randn(4)), note="3 input channels, bias"),
+        Case((r.randn(1, 2, 7, 7), r.randn(3, 2, 3, 2), None), {"stride": 2, "padding": 1}),
+        Case((r.randn(1, 1, 9, 9), r.randn(2, 1, 3, 3), r.randn(2)), {"dilation": 2}),
+        Case((r.randn(1, 4, 5, 5), r.randn(6, 2, 3, 3), r.randn(6)), {"groups": 2, "padding": (1, 0)}),
+    ]
+
+
+CONV_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-4)
+
+for _name in ("conv2d_naive", "conv2d_unfold"):
+    register(Exercise(
+        name=_name, notebook=NOTEBOOK, reference=pristine.conv2d, visible=_conv_visible,
+        misconceptions=CONV_MISCONCEPTIONS, tolerance=CONV_TOLERANCE,
+    ))
+
+
+# ------------------------------------------------------------------ conv as a matrix
+def conv_matrix_reference(weight: torch.Tensor, input_size: IntOrTuple) -> torch.Tensor:
+    """Build C column by column: column j is the convolution of the j-th basis image."""
+    h, w = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+    cin = weight.shape[1]
+    n = cin * h * w
+    basis = torch.eye(n, dtype=weight.dtype, device=weight.device).reshape(n, cin, h, w)
+    return pristine.conv2d(basis, weight).reshape(n, -1).T.contiguous()
+
+
+def _flipped_matrix(weight, input_size):
+    return conv_matrix_reference(weight.flip(-1, -2), input_size)
+
+
+def _is_transpose(case, got, expected) -> bool:
+    return (isinstance(got, torch.Tensor) and got.shape == expected.T.shape and got.shape != expected.shape
+            and bool(pristine.allclose(got.T.to(expected.dtype), expected, atol=1e-5)))
+
+
+MATRIX_MISCONCEPTIONS = (
+    Misconception("returned-transpose", "returned Cᵀ: C has one row per output pixel and one column "
+                  "per input pixel, shape (C_out*H_out*W_out, C_in*H*W)", detect=_is_transpose),
+    Misconception("flipped-kernel", "the kernel was flipped: conv2d is cross-correlation (no flip)",
+                  variant=_flipped_matrix),
+)
+
+
+def _matrix_visible() -> list[Case]:
+    r = RandomInputs(seed=2)
+    return [
+        Case((torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]), 3), note="the 4x9 matrix from the notebook"),
+        Case((r.randn(1, 1, 3, 3), 4), note="seed 003's example: 4x4 input, 3x3 kernel, C is 4x16"),
+        Case((r.randn(2, 3, 2, 3), (4, 5)), note="several channels, rectangular kernel"),
+    ]
+
+
+register(Exercise(
+    name="conv_matrix", notebook=NOTEBOOK, reference=conv_matrix_reference, visible=_matrix_visible,
+    misconceptions=MATRIX_MISCONCEPTIONS, tolerance=Tolerance(rtol=1e-5, atol=1e-5),
+))
+
+
+def conv_matrix_case(r: RandomInputs) -> Case:
+    """A random ``conv_matrix`` call with a small input (C stays a few hundred wide)."""
+    rng = r.rng
+    cin, cout = rng.randint(1, 3), rng.randint(1, 3)
+    k = (rng.randint(1, 3), rng.randint(1, 3))
+    size = (rng.randint(k[0], k[0] + 4), rng.randint(k[1], k[1] + 4))
+    return Case((r.randn(cout, cin, *k), r.pair(size)))
+
+
+def conv_output_size_case(r: RandomInputs) -> Case:
+    """A random valid size question; half the time stride does not divide the span evenly."""
+    rng = r.rng
+    dims = rng.choice([1, 1, 2, 3])
+    k = [rng.randint(1, 7) for _ in range(dims)]
+    s = [rng.randint(1, 4) for _ in range(dims)]
+    d = [rng.randint(1, 3) for _ in range(dims)]
+    p = [rng.randint(0, 3) for _ in range(dims)]
+    n = [max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]) + rng.randint(0, 40) for i in range(dims)]
+    if dims == 1:
+        return Case((n[0], k[0]), {"stride": s[0], "padding": p[0], "dilation": d[0]})
+    return Case((tuple(n), tuple(k)), {"stride": tuple(s), "padding": tuple(p), "dilation": tuple(d)})
+
+
+__all__ = ["conv2d_case", "conv_matrix_case", "conv_output_size_case", "conv_output_size_reference",
+           "conv_matrix_reference"]

@@ -1,0 +1,114 @@
+"""Machinery for hidden tests: a fresh seed at every run, the grading device, pristine checks.
+
+A hidden test in a solution notebook reads::
+
+    with hidden_tests("conv2d_unfold") as t:
+        for _ in range(20):
+            t.check(conv2d_unfold, random_conv2d_case(t))
+        t.forbid(conv2d_unfold, random_conv2d_case(t), CONVOLUTION, "convolution")
+
+Inputs are drawn from ``t.rng`` / ``t.gen`` seeded with a fresh seed (``COURSE_SEED``
+replays one) and placed on ``t.device``, the grading device. A failure message ends
+with the seed, so an instructor can replay it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+from cnnlab import diagnosis as dx
+from cnnlab.cases import RandomInputs
+from cnnlab.device import pick_device
+from cnnlab.exercise import Case, Exercise, get_exercise
+from cnnlab.forbidden import forbid_builtin
+from cnnlab.integrity import require_pristine
+
+SEED_ENV = "COURSE_SEED"
+
+# Every hidden run that completed, by exercise: the grader reads it to prove that the
+# hidden tests really ran (a cell turned into ``pass`` leaves no entry).
+LEDGER: dict[str, dict[str, Any]] = {}
+
+
+def fresh_seed() -> int:
+    """A new random seed, or ``$COURSE_SEED`` when set (to replay a failure)."""
+    fixed = os.environ.get(SEED_ENV, "").strip()
+    return int(fixed) if fixed else secrets.randbits(31)
+
+
+@contextlib.contextmanager
+def strict_float32() -> Iterator[None]:
+    """Full float32 precision on CUDA (no TF32), so references are exact enough to compare."""
+    conv = torch.backends.cudnn.conv
+    matmul = torch.backends.cuda.matmul
+    saved = (conv.fp32_precision, matmul.fp32_precision)
+    conv.fp32_precision = "ieee"
+    matmul.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision, matmul.fp32_precision = saved
+
+
+@contextlib.contextmanager
+def quiet_warnings(exercise: str) -> Iterator[None]:
+    """Keep warnings off stderr (where nbgrader would score the cell 0); show them on stdout."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        if text not in seen:
+            seen.append(text)
+    for text in seen[:3]:
+        print(f"note: {exercise} raised a warning: {text}")
+
+
+class HiddenRun(RandomInputs):
+    """Random inputs for one exercise's hidden tests, on the grading device."""
+
+    def __init__(self, exercise: Exercise, seed: int, device: torch.device) -> None:
+        super().__init__(seed, device)
+        self.exercise = exercise
+        self.cases = 0
+
+    def check(self, fn: Callable[..., Any], case: Case) -> None:
+        """Check ``fn`` on ``case`` against the exercise's reference."""
+        self.cases += 1
+        self.exercise.check_case(fn, case, visible=False)
+
+    def expect(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Shorthand for ``check(fn, Case(args, kwargs))``."""
+        self.check(fn, Case(args, kwargs))
+
+    def forbid(self, fn: Callable[..., Any], case: Case, pattern: str, what: str) -> None:
+        """Fail if ``fn`` reaches a PyTorch operator matching ``pattern`` on ``case``."""
+        c = case.cloned()
+        forbid_builtin(self.exercise.name, fn, c.args, c.kwargs, pattern, what, visible=False)
+
+
+@contextlib.contextmanager
+def hidden_tests(exercise: str, *, seed: int | None = None,
+                 device: torch.device | str | None = None) -> Iterator[HiddenRun]:
+    """Run one exercise's hidden tests; failures name the seed that replays them."""
+    require_pristine(exercise, visible=False)
+    run = HiddenRun(get_exercise(exercise), fresh_seed() if seed is None else seed,
+                    torch.device(device) if device is not None else pick_device())
+    try:
+        with quiet_warnings(exercise), strict_float32():
+            yield run
+    except dx.CheckFailed as failure:
+        raise failure.with_details(
+            f"hidden test on {run.device}, seed {run.seed} ({SEED_ENV}={run.seed} replays it)"
+        ) from None
+    require_pristine(exercise, visible=False)
+    LEDGER[exercise] = {"seed": run.seed, "cases": run.cases, "device": str(run.device)}
+    print(f"✓ {exercise}: hidden tests passed ({run.cases} random cases on {run.device.type}, seed {run.seed}).")
