@@ -59,10 +59,10 @@ def filled(course: Course, assignment: str, answers: dict[str, str]) -> nbformat
     return nb
 
 
-def build(course: Course, target: Path) -> list[Path]:
+def build(course: Course, target: Path, assignments: list[str] | None = None) -> list[Path]:
     """Write every student's notebooks under ``target``; return the paths written."""
     written = []
-    for assignment in course.assignments():
+    for assignment in assignments or course.assignments():
         notebooks = {
             "student-full": filled(course, assignment, dict.fromkeys(solution_sources(course, assignment),
                                                                       "solution")),
@@ -77,8 +77,10 @@ def build(course: Course, target: Path) -> list[Path]:
     return written
 
 
-def main() -> int:
-    paths = build(Course(), EXAMPLES / "submissions")
+def main(argv: list[str] | None = None) -> int:
+    course = Course()
+    names = [course.require(a) for a in (sys.argv[1:] if argv is None else argv)]
+    paths = build(course, EXAMPLES / "submissions", names or None)
     print(f"wrote {len(paths)} notebooks under {EXAMPLES / 'submissions'}")
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ class Validation:
     inverted: bool
     ok: bool
     output: str
+    seconds: float = 0.0
 
     @property
     def label(self) -> str:
@@ -40,6 +42,7 @@ class Validation:
 
 def validate_notebook(course: Course, notebook: Path, *, invert: bool) -> Validation:
     """Run ``nbgrader validate [--invert] notebook`` from the course root and parse the result."""
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
         cmd = [sys.executable, "-m", "nbgrader", "validate", str(notebook),
                "--KernelManager.transport=ipc", f"--KernelManager.ip={tmp}/k"]
@@ -48,7 +51,26 @@ def validate_notebook(course: Course, notebook: Path, *, invert: bool) -> Valida
         proc = subprocess.run(cmd, cwd=course.root, capture_output=True, text=True, timeout=1800)
     output = proc.stdout + proc.stderr
     ok = (PASS_NONE if invert else PASS_ALL) in output
-    return Validation(notebook, invert, ok, output)
+    return Validation(notebook, invert, ok, output, time.perf_counter() - start)
+
+
+def validate_in_process(course: Course, notebook: Path, *, invert: bool) -> Validation:
+    """The same check through nbgrader's ``Validator`` class, timing only the notebook's execution."""
+    from nbgrader.validator import Validator
+
+    from autograder.settings import make_config
+
+    with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
+        cfg = make_config(course)
+        cfg.KernelManager.transport = "ipc"
+        cfg.KernelManager.ip = f"{tmp}/k"
+        cfg.Validator.invert = invert
+        start = time.perf_counter()
+        results = Validator(config=cfg).validate(str(notebook))
+        seconds = time.perf_counter() - start
+    bad = {k: v for k, v in results.items() if k in ("changed", "type_changed", "passed" if invert else "failed")}
+    lines = [f"{k}: {item.get('raw_error', item.get('source', ''))[-600:]}" for k, v in bad.items() for item in v]
+    return Validation(notebook, invert, not bad, "\n".join(lines), seconds)
 
 
 def validate_course(course: Course, assignments: list[str] | None = None, workers: int = 2,

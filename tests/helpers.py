@@ -1,0 +1,99 @@
+"""Shared helpers for the test suite: graded classes, notebook outputs, solution code."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+
+from autograder.course import Course, Workspace
+from autograder.engine import GradeRun
+from cnnlab.diagnosis import tags_in
+
+COURSE = Course()
+EXAMPLES = COURSE.root / "examples"
+
+
+def selected_assignments() -> list[str]:
+    """All assignments, or those named in ``$COURSE_ONLY`` (comma-separated) to test a few quickly."""
+    only = [a.strip() for a in os.environ.get("COURSE_ONLY", "").split(",") if a.strip()]
+    return [COURSE.require(a) for a in only] or COURSE.assignments()
+
+
+@dataclass
+class GradedClass:
+    """A class graded into a workspace, with ways to look at the result."""
+
+    workspace: Workspace
+    run: GradeRun
+
+    def outcome(self, student: str, assignment: str):  # noqa: ANN201
+        for o in self.run.all:
+            if (o.student, o.assignment) == (student, assignment):
+                return o
+        raise KeyError(f"{student}/{assignment} was not graded")
+
+    def notebook(self, student: str, assignment: str) -> nbformat.NotebookNode:
+        return nbformat.read(self.workspace.autograded_notebook(student, assignment), as_version=4)
+
+    def cell_scores(self, student: str, assignment: str) -> dict[str, tuple[float, float]]:
+        """``{grade_id: (score, max)}`` from the gradebook."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.workspace.gradebook_url) as gb:
+            sub = gb.find_submission_notebook(assignment, assignment, student)
+            return {g.name: (float(g.score), float(g.max_score)) for g in sub.grades}
+
+    def cell_text(self, student: str, assignment: str, grade_id: str) -> str:
+        """All output text (streams and errors) of one cell of the autograded notebook."""
+        for cell in self.notebook(student, assignment).cells:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+                return outputs_text(cell)
+        raise KeyError(grade_id)
+
+    def cell_tags(self, student: str, assignment: str, grade_id: str) -> list[str]:
+        return tags_in(self.cell_text(student, assignment, grade_id))
+
+
+def outputs_text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append(f"{out.ename}: {out.evalue}")
+    return "\n".join(parts)
+
+
+def stderr_cells(nb: nbformat.NotebookNode) -> list[int]:
+    """Indices of code cells that wrote to stderr."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and any(o.output_type == "stream" and o.name == "stderr" for o in c.get("outputs", []))]
+
+
+def solution_namespace(assignment: str, *, setup: bool = True) -> SimpleNamespace:
+    """Run a solution notebook's setup and answer cells (not tests, not demos); return its names.
+
+    Magics (``%matplotlib``) are skipped. Use it to property-test solution code directly.
+    """
+    nb = nbformat.read(COURSE.source_notebook(assignment), as_version=4)
+    namespace: dict = {"__name__": f"solution_{assignment}"}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        wanted = meta.get("solution") or (setup and meta.get("grade_id") == "setup")
+        if cell.cell_type == "code" and wanted:
+            code = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+            exec(compile(code, f"<{assignment}:{meta['grade_id']}>", "exec"), namespace)  # noqa: S102
+    return SimpleNamespace(**{k: v for k, v in namespace.items() if not k.startswith("__")})
+
+
+def marker(workspace: Workspace, student: str, assignment: str) -> dict:
+    return json.loads((workspace.autograded / student / assignment / ".grading.json").read_text())
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())

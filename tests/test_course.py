@@ -1,0 +1,159 @@
+"""Every notebook, through the whole pipeline: release, validate, autograde, examples, timing."""
+
+from __future__ import annotations
+
+import filecmp
+import re
+
+import nbformat
+import pytest
+from helpers import COURSE, EXAMPLES, selected_assignments, stderr_cells
+
+from autograder.examples import STUDENTS, build, partial_spec
+from autograder.release import release_to
+from autograder.validate import validate_in_process, validate_notebook
+
+ASSIGNMENTS = selected_assignments()
+# Seconds for one top-to-bottom run on the 2-core CI machine (MNIST trains for real).
+BUDGET_S = {"07_mnist_convnet": 90.0}
+DEFAULT_BUDGET_S = 20.0
+
+
+def _by_notebook(names):  # noqa: ANN001, ANN202
+    return [pytest.param(a, marks=getattr(pytest.mark, f"nb{a[:2]}"), id=a) for a in names]
+
+
+def _grade_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_full_solution_scores_full_points(example_class, assignment: str) -> None:
+    outcome = example_class.outcome("student-full", assignment)
+    assert outcome.status == "ok", outcome.reason
+    failing = {k: v for k, v in example_class.cell_scores("student-full", assignment).items() if v[0] != v[1]}
+    assert not failing, {k: example_class.cell_text("student-full", assignment, k)[-800:] for k in failing}
+    assert outcome.score == outcome.max_score > 0
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_untouched_release_scores_zero_without_grader_error(example_class, assignment: str) -> None:
+    outcome = example_class.outcome("student-untouched", assignment)
+    assert outcome.status == "ok", f"the grader failed instead of scoring 0: {outcome.reason}"
+    assert outcome.score == 0, example_class.cell_scores("student-untouched", assignment)
+    for grade_id in example_class.cell_scores("student-untouched", assignment):
+        assert example_class.cell_tags("student-untouched", assignment, grade_id), (
+            f"{grade_id} failed without a diagnosis tag")
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_partial_submission_scores_exactly_as_expected(example_class, assignment: str) -> None:
+    spec = partial_spec(assignment)
+    assert spec, f"examples/partial/{assignment}.py is missing"
+    outcome = example_class.outcome("student-partial", assignment)
+    assert outcome.status == "ok", outcome.reason
+    assert outcome.score == spec["EXPECTED_SCORE"], example_class.cell_scores("student-partial", assignment)
+    for grade_id, tag in spec.get("EXPECTED_TAGS", {}).items():
+        tags = example_class.cell_tags("student-partial", assignment, grade_id)
+        assert tag in tags, f"{grade_id}: expected diagnosis [{tag}], got {tags}"
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_no_test_cell_writes_to_stderr(example_class, assignment: str) -> None:
+    for student in STUDENTS:
+        nb = example_class.notebook(student, assignment)
+        graded = {i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+        assert not graded & set(stderr_cells(nb)), f"{student}: a test cell wrote to stderr"
+
+
+def test_course_is_in_sync_with_a_fresh_release(tmp_path) -> None:
+    release_to(COURSE, tmp_path, ASSIGNMENTS)
+    for assignment in ASSIGNMENTS:
+        ours, fresh = COURSE.release_dir / assignment, tmp_path / assignment
+        cmp = filecmp.dircmp(ours, fresh, ignore=[".ipynb_checkpoints", "__pycache__"])
+        assert not (cmp.left_only or cmp.right_only or cmp.diff_files), (
+            f"course/{assignment} differs from a fresh release: run `make release` and commit course/")
+        assert filecmp.cmp(ours / f"{assignment}.ipynb", fresh / f"{assignment}.ipynb", shallow=False)
+    extra = {p.name for p in COURSE.release_dir.iterdir() if p.is_dir()} - set(COURSE.assignments())
+    assert not extra, f"course/ has assignments that solutions/ does not: {extra}"
+
+
+def _hidden_lines(nb: nbformat.NotebookNode) -> list[str]:
+    lines, inside = [], False
+    for cell in nb.cells:
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) > 12 and not line.strip().startswith(("from ", "import ", "#")):
+                lines.append(line.strip())
+    return lines
+
+
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_hidden_tests_appear_nowhere_in_course(assignment: str) -> None:
+    hidden = _hidden_lines(nbformat.read(COURSE.source_notebook(assignment), as_version=4))
+    assert hidden, "every notebook has hidden tests"
+    released = "\n".join(p.read_text() for p in COURSE.release_dir.rglob("*.ipynb"))
+    assert "HIDDEN TESTS" not in released
+    leaked = [line for line in hidden if line in released]
+    assert not leaked, f"hidden-test lines found in course/: {leaked[:3]}"
+
+
+def test_examples_are_in_sync(tmp_path) -> None:
+    build(COURSE, tmp_path, ASSIGNMENTS)
+    for path in tmp_path.rglob("*.ipynb"):
+        ours = EXAMPLES / "submissions" / path.relative_to(tmp_path)
+        assert ours.exists() and filecmp.cmp(ours, path, shallow=False), (
+            f"{ours} is stale: run `make examples` and commit examples/")
+
+
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_solution_notebook_is_committed_without_outputs(assignment: str) -> None:
+    nb = nbformat.read(COURSE.source_notebook(assignment), as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"cells with outputs: {dirty} (clear outputs before committing)"
+
+
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_every_exercise_has_a_contract_and_a_graded_test(assignment: str) -> None:
+    nb = nbformat.read(COURSE.source_notebook(assignment), as_version=4)
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("solution"):
+            continue
+        defs = re.findall(r"^(?:def|class) (\w+)", cell.source, flags=re.M)
+        for name in defs:
+            body = cell.source.split(f" {name}", 1)[1]
+            assert '"""' in body.split("### BEGIN SOLUTION")[0], f"{name} has no docstring contract"
+        following = next((c for c in cells[i + 1:] if c.get("metadata", {}).get("nbgrader", {}).get("grade")), None)
+        assert following is not None, f"answer cell {meta['grade_id']} has no test cell after it"
+        assert "check(" in following.source and "BEGIN HIDDEN TESTS" in following.source, (
+            f"the test after {meta['grade_id']} needs visible checks and hidden tests")
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_source_validates_within_budget(assignment: str) -> None:
+    """nbgrader's Validator passes every test of the source notebook, run top to bottom in budget.
+
+    The time covers the kernel's start and every cell, hidden tests included.
+    """
+    result = validate_in_process(COURSE, COURSE.source_notebook(assignment), invert=False)
+    assert result.ok, f"{result.label} failed:\n{result.problem()}"
+    budget = BUDGET_S.get(assignment, DEFAULT_BUDGET_S)
+    assert result.seconds <= budget, f"{assignment} took {result.seconds:.1f} s, budget {budget} s"
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_release_passes_no_test(assignment: str) -> None:
+    """Through the real `nbgrader validate --invert` command, whose output is parsed."""
+    result = validate_notebook(COURSE, COURSE.release_notebook(assignment), invert=True)
+    assert result.ok, f"{result.label} failed:\n{result.problem()}"
