@@ -46,30 +46,35 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.intake import collect
+    from autograder.intake import collect, stage
 
     course = Course()
-    subs, rejected = collect(Path(args.submissions), course, pattern=getattr(args, "pattern", None))
+    ws = _workspace(args).create()
+    subs, rejected = collect(Path(args.submissions), course, pattern=args.pattern)
     for r in rejected:
         print(f"rejected: {r}")
     if args.assignment:
         wanted = {course.require(a) for a in args.assignment}
         subs = [s for s in subs if s.assignment in wanted]
-    return _grade_and_report(course, _workspace(args), subs, rejected, args)
+    return _grade_and_report(course, ws, stage(ws, subs), rejected, args)
 
 
 def _grade_and_report(course: Course, ws: Workspace, subs: list, rejected: list,
                       args: argparse.Namespace) -> int:
-    from autograder.backends import LocalBackend
     from autograder.engine import grade
     from autograder.limits import Limits
     from autograder.summary import format_table, read_scores
 
     limits = Limits(cell_timeout_s=args.cell_timeout, notebook_timeout_s=args.notebook_timeout)
-    backend = LocalBackend(args.workers)
-    print(f"grading {len(subs)} submission(s) with {backend.workers} worker(s) into {ws.path}")
-    run = grade(course, ws, subs, backend=backend, force=args.force, limits=limits,
-                progress=not args.no_progress)
+    backend = _backend(args)
+    where = f"Dask ({backend.workers} workers)" if hasattr(backend, "client") else f"{backend.workers} worker(s)"
+    print(f"grading {len(subs)} submission(s) on {where} into {ws.path}")
+    try:
+        run = grade(course, ws, subs, backend=backend, force=args.force, limits=limits,
+                    progress=not args.no_progress, gpu_assignments=args.gpu_assignment or ())
+    finally:
+        if hasattr(backend, "close"):
+            backend.close()
     if run.skipped:
         print(f"{len(run.skipped)} already graded, skipped (use --force to grade again)")
     print(format_table(read_scores(ws, sorted({s.student for s in subs}) or None), run.all))
@@ -78,6 +83,23 @@ def _grade_and_report(course: Course, ws: Workspace, subs: list, rejected: list,
         print(f"{len(rejected)} input(s) rejected: see the lines above")
         return EXIT_REJECTED
     return EXIT_FAILED if any(o.status not in ("ok",) for o in run.outcomes) and args.strict else EXIT_OK
+
+
+def _backend(args: argparse.Namespace):  # noqa: ANN202
+    from autograder.backends import DaskBackend, LocalBackend
+
+    if args.dask or args.dask_local:
+        return DaskBackend(address=args.dask, local_workers=args.dask_local)
+    return LocalBackend(args.workers)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.report import write_report
+
+    ws = _workspace(args)
+    for path in write_report(ws):
+        print(f"wrote {path}")
+    return EXIT_OK
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
@@ -140,6 +162,11 @@ def _add_grading_options(p: argparse.ArgumentParser) -> None:
     from autograder import settings
 
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: number of cores)")
+    p.add_argument("--dask", metavar="ADDRESS", default=None, help="run jobs on this Dask scheduler")
+    p.add_argument("--dask-local", metavar="N", type=int, default=None,
+                   help="run jobs on a local Dask cluster of N worker processes")
+    p.add_argument("--gpu-assignment", action="append", metavar="ASSIGNMENT",
+                   help="jobs of this assignment need a worker with the GPU resource (Dask)")
     p.add_argument("--force", action="store_true", help="grade again even if already graded")
     p.add_argument("--cell-timeout", type=int, default=settings.CELL_TIMEOUT_S, help="seconds per cell")
     p.add_argument("--notebook-timeout", type=int, default=settings.NOTEBOOK_TIMEOUT_S,
@@ -148,12 +175,25 @@ def _add_grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="exit 3 if any notebook failed to run")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
-    parser.add_argument("--workspace", default=str(DEFAULT_WORKSPACE),
+def _common(default: str | None) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", default=default,
                         help="folder for the gradebook and graded files (default: grading/)")
-    parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite in the workspace)")
+    common.add_argument("--db", default=argparse.SUPPRESS if default == argparse.SUPPRESS else None,
+                        help="gradebook URL, e.g. postgresql://user@host/db (default: sqlite in the workspace)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0],
+                                     parents=[_common(str(DEFAULT_WORKSPACE))])
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    original_add = sub.add_parser
+
+    def add_parser(name: str, **kwargs):  # noqa: ANN202, ANN003
+        return original_add(name, parents=[_common(argparse.SUPPRESS)], **kwargs)
+
+    sub.add_parser = add_parser  # every command also accepts --workspace/--db after its name
 
     p = sub.add_parser("release", help="regenerate course/ from solutions/")
     p.add_argument("assignments", nargs="*")
@@ -164,8 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("grade", help="grade a folder of submissions (nbgrader layout)")
-    p.add_argument("submissions", help="folder <student>/<assignment>/<assignment>.ipynb")
+    p = sub.add_parser("grade", help="grade submissions: an nbgrader-layout folder, or an LMS folder/zip")
+    p.add_argument("submissions", help="folder <student>/<assignment>/<assignment>.ipynb, or a folder/.zip "
+                   "of <student>_<assignment>.ipynb files")
+    p.add_argument("--pattern", default=None,
+                   help="regex for LMS file names, with groups student and assignment (default: "
+                   "<student>_<NN_assignment>.ipynb)")
     p.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
     _add_grading_options(p)
     p.set_defaults(func=cmd_grade)
@@ -177,12 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", default=None, help="output path (default: <workspace>/grades.csv)")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("report", help="plots and the misconception report under <workspace>/reports")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("table", help="print the score table")
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("demo", help="release, grade examples/submissions, feedback, grades.csv")
     _add_grading_options(p)
-    p.set_defaults(func=cmd_demo, workspace=str(REPO_ROOT / "build" / "demo"))
+    p.set_defaults(func=cmd_demo)
     return parser
 
 

@@ -110,18 +110,20 @@ def release_to(course: Course, target: Path, assignments: list[str] | None = Non
 
 
 def _registry(workspace: Workspace) -> dict[str, str]:
+    """Assignments registered in this workspace's gradebook, with the source digest they had."""
     path = workspace.path / REGISTRY_FILE
-    if not path.exists():
-        return {}
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
         return {}
+    return data.get(workspace.gradebook_url, {}) if isinstance(data, dict) else {}
 
 
 def _remember(workspace: Workspace, assignment: str, digest: str) -> None:
-    known = _registry(workspace)
-    if workspace.db_url:  # an external database: key the registry by it too
-        known = {k: v for k, v in known.items()}
-    known[assignment] = digest
-    (workspace.path / REGISTRY_FILE).write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
+    path = workspace.path / REGISTRY_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        data = {}
+    data.setdefault(workspace.gradebook_url, {})[assignment] = digest
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

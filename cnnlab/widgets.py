@@ -95,3 +95,125 @@ def conv_explorer(size: int = 7, kernel: int = 3, stride: int = 1, padding: int 
     redraw()
     return widgets.VBox([widgets.HBox(list(sliders.values())[:3]), widgets.HBox(list(sliders.values())[3:]),
                          summary, figure])
+
+
+# ----------------------------------------------------------------- notebook 02: receptive fields
+RF_LAYER_CHOICES = {
+    "conv 3x3": dict(kind="conv", k=3, s=1, d=1),
+    "conv 3x3, dilation 2": dict(kind="conv", k=3, s=1, d=2),
+    "conv 3x3, dilation 4": dict(kind="conv", k=3, s=1, d=4),
+    "conv 5x5": dict(kind="conv", k=5, s=1, d=1),
+    "conv 3x3, stride 2": dict(kind="conv", k=3, s=2, d=1),
+    "max-pool 2x2": dict(kind="pool", k=2, s=2, d=1),
+}
+
+
+def _rf_layer(name: str):  # noqa: ANN202
+    import torch.nn as nn
+
+    spec = RF_LAYER_CHOICES[name]
+    if spec["kind"] == "pool":
+        return nn.MaxPool2d(spec["k"], spec["s"])
+    pad = spec["d"] * (spec["k"] - 1) // 2
+    return nn.Conv2d(1, 1, spec["k"], stride=spec["s"], padding=pad, dilation=spec["d"])
+
+
+def draw_receptive_field(layers: list, image=None,  # noqa: ANN001
+                         out_index: tuple[int, int] | None = None) -> Figure:
+    """The field of one output pixel (default: the centre one) drawn on a photo, and a table per layer.
+
+    Orange pixels are the exact field (dilation leaves holes); the blue box is its extent
+    ``size x size`` from the recurrence.
+    """
+    from cnnlab.images import sample_photo
+    from cnnlab.plots import show_field_on_image
+    from cnnlab.receptive import feature_sizes, field_box, reachable_mask, receptive_field_reference
+
+    image = sample_photo(96, gray=True) if image is None else image
+    h, w = image.shape[-2:]
+    fig, (ax_img, ax_tab) = plt.subplots(1, 2, figsize=(10, 4.8), gridspec_kw={"width_ratios": [1, 1.1]})
+    try:
+        out_h, out_w = feature_sizes(layers, (h, w))[-1]
+    except ValueError:
+        out_h = out_w = 0
+    rows = [("input", 1, 1, 0, f"{h}x{w}")]
+    for i in range(1, len(layers) + 1):
+        rf = receptive_field_reference(layers[:i])
+        try:
+            size = "x".join(map(str, feature_sizes(layers[:i], (h, w))[-1]))
+        except ValueError:
+            size = "—"
+        rows.append((describe_short(layers[i - 1]), rf.size[0], rf.jump[0], rf.start[0], size))
+    if out_h > 0 and out_w > 0:
+        index = out_index or (out_h // 2, out_w // 2)
+        rf = receptive_field_reference(layers)
+        mask = reachable_mask(layers, (h, w), index)
+        show_field_on_image(image, mask, box=field_box(rf, index, (h, w)), ax=ax_img,
+                            title=f"output pixel {index} of {out_h}x{out_w}: field "
+                                  f"{rf.size[0]}x{rf.size[1]}, {int(mask.sum())} pixels")
+    else:
+        ax_img.imshow(image[0].numpy() if image.ndim == 3 else image.numpy(), cmap="gray")
+        ax_img.set_title("no output pixel left: the stack shrinks the image to nothing", fontsize=10)
+        ax_img.set_xlabel("column (pixels)")
+        ax_img.set_ylabel("row (pixels)")
+    ax_tab.axis("off")
+    table = ax_tab.table(cellText=[list(map(str, r)) for r in rows],
+                         colLabels=["layer", "field r", "jump j", "start", "output"], loc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1, 1.25)
+    ax_tab.set_title("after each layer (rows; columns are the same here)", fontsize=10)
+    fig.suptitle("Receptive field of a stack of layers on a 96x96 photo")
+    fig.tight_layout()
+    return fig
+
+
+def describe_short(layer) -> str:  # noqa: ANN001
+    """``conv k3 s1 d2`` or ``max-pool k2 s2``: a table label for one layer."""
+    from cnnlab.receptive import layer_geometry
+
+    g = layer_geometry(layer)
+    if g is None:
+        return type(layer).__name__
+    name = "conv" if type(layer).__name__ == "Conv2d" else "pool"
+    text = f"{name} k{g.kernel[0]} s{g.stride[0]}"
+    return text + (f" d{g.dilation[0]}" if g.dilation[0] > 1 else "")
+
+
+def receptive_field_explorer(start: tuple[str, ...] = ("conv 3x3", "conv 3x3")):  # noqa: ANN201
+    """Stack layers with buttons and watch the field of the centre output pixel grow on a photo."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    stack = [_rf_layer(name) for name in start]
+    choice = widgets.Dropdown(options=list(RF_LAYER_CHOICES), value="conv 3x3", description="layer")
+    add = widgets.Button(description="add layer", button_style="primary")
+    remove = widgets.Button(description="remove last")
+    reset = widgets.Button(description="reset")
+    figure = widgets.Output()
+
+    def redraw() -> None:
+        with figure:
+            figure.clear_output(wait=True)
+            fig = draw_receptive_field(stack)
+            display(fig)
+            plt.close(fig)
+
+    def on_add(_button) -> None:  # noqa: ANN001
+        stack.append(_rf_layer(choice.value))
+        redraw()
+
+    def on_remove(_button) -> None:  # noqa: ANN001
+        if stack:
+            stack.pop()
+        redraw()
+
+    def on_reset(_button) -> None:  # noqa: ANN001
+        stack.clear()
+        redraw()
+
+    add.on_click(on_add)
+    remove.on_click(on_remove)
+    reset.on_click(on_reset)
+    redraw()
+    return widgets.VBox([widgets.HBox([choice, add, remove, reset]), figure])

@@ -6,12 +6,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import nbformat
 
 from autograder.course import Course, Workspace
 from autograder.engine import GradeRun
+from autograder.solutions import solution_namespace  # noqa: F401  (re-exported for tests)
 from cnnlab.diagnosis import tags_in
 
 COURSE = Course()
@@ -73,22 +73,6 @@ def stderr_cells(nb: nbformat.NotebookNode) -> list[int]:
     """Indices of code cells that wrote to stderr."""
     return [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
             and any(o.output_type == "stream" and o.name == "stderr" for o in c.get("outputs", []))]
-
-
-def solution_namespace(assignment: str, *, setup: bool = True) -> SimpleNamespace:
-    """Run a solution notebook's setup and answer cells (not tests, not demos); return its names.
-
-    Magics (``%matplotlib``) are skipped. Use it to property-test solution code directly.
-    """
-    nb = nbformat.read(COURSE.source_notebook(assignment), as_version=4)
-    namespace: dict = {"__name__": f"solution_{assignment}"}
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        wanted = meta.get("solution") or (setup and meta.get("grade_id") == "setup")
-        if cell.cell_type == "code" and wanted:
-            code = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
-            exec(compile(code, f"<{assignment}:{meta['grade_id']}>", "exec"), namespace)  # noqa: S102
-    return SimpleNamespace(**{k: v for k, v in namespace.items() if not k.startswith("__")})
 
 
 def marker(workspace: Workspace, student: str, assignment: str) -> dict:
