@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from autograder.course import DEFAULT_WORKSPACE, REPO_ROOT, Course, CourseError, Workspace
+from autograder.sandbox import GIB, Policy, SandboxUnavailable, detect
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2, 3
 
@@ -66,11 +67,22 @@ def _grade_and_report(course: Course, ws: Workspace, subs: list, rejected: list,
     from autograder.summary import format_table, read_scores
 
     limits = Limits(cell_timeout_s=args.cell_timeout, notebook_timeout_s=args.notebook_timeout)
+    policy = Policy(sandbox=not args.no_sandbox, require_sandbox=args.require_sandbox,
+                    memory_bytes=int(args.memory_gb * GIB), max_processes=args.max_processes)
+    caps = detect()
+    if policy.require_sandbox and not caps.bwrap:
+        raise SandboxUnavailable("--require-sandbox: bubblewrap is not available here "
+                                 "(install the Debian package 'bubblewrap'); nothing was graded")
+    isolation = caps.describe(policy)
+    print(f"isolation: {isolation}")
+    if not (policy.sandbox and caps.bwrap):
+        print("WARNING: grading WITHOUT a sandbox: student code can read solutions/ and write the gradebook. "
+              "Install bubblewrap, or pass --require-sandbox to refuse.", file=sys.stderr)
     backend = _backend(args)
     where = f"Dask ({backend.workers} workers)" if hasattr(backend, "client") else f"{backend.workers} worker(s)"
     print(f"grading {len(subs)} submission(s) on {where} into {ws.path}")
     try:
-        run = grade(course, ws, subs, backend=backend, force=args.force, limits=limits,
+        run = grade(course, ws, subs, backend=backend, force=args.force, limits=limits, policy=policy,
                     progress=not args.no_progress, gpu_assignments=args.gpu_assignment or ())
     finally:
         if hasattr(backend, "close"):
@@ -151,6 +163,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_grade_me(args: argparse.Namespace) -> int:
+    from autograder.backends import LocalBackend
+    from autograder.engine import grade
+    from autograder.feedback import generate_feedback
+    from autograder.intake import stage
+    from autograder.selfstudy import (
+        WORKSPACE,
+        exercise_rows,
+        format_rows,
+        my_submissions,
+        open_page,
+        write_index,
+    )
+
+    course = Course()
+    ws = Workspace(WORKSPACE).create()
+    subs = stage(ws, my_submissions(course, args.assignments or None))
+    print(f"grading your {len(subs)} notebook(s) in course/ with the hidden tests (scratch gradebook: {_rel(ws.path)})")
+    run = grade(course, ws, subs, backend=LocalBackend(args.workers), progress=not args.no_progress)
+    generate_feedback(course, ws)
+    total = most = 0.0
+    for outcome in run.all:
+        rows = exercise_rows(ws, outcome.assignment)
+        print(format_rows(outcome.assignment, rows))
+        total += outcome.score
+        most += outcome.max_score
+    print(f"total: {total:g}/{most:g}")
+    index = write_index(ws, [s.assignment for s in subs])
+    if args.no_open or not open_page(index):
+        print(f"feedback: {_rel(index)}")
+    return EXIT_OK
+
+
 def _rel(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
@@ -172,6 +217,11 @@ def _add_grading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--notebook-timeout", type=int, default=settings.NOTEBOOK_TIMEOUT_S,
                    help="seconds per notebook")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (limits only)")
+    p.add_argument("--require-sandbox", action="store_true",
+                   help="refuse to grade if bubblewrap is unavailable")
+    p.add_argument("--memory-gb", type=float, default=8.0, help="address-space limit per kernel (0: none)")
+    p.add_argument("--max-processes", type=int, default=256, help="processes+threads per kernel (0: none)")
     p.add_argument("--strict", action="store_true", help="exit 3 if any notebook failed to run")
 
 
@@ -227,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="print the score table")
     p.set_defaults(func=cmd_table)
 
+    p = sub.add_parser("grade-me", help="self-study: grade your course/ notebooks with the hidden tests")
+    p.add_argument("assignments", nargs="*", help="only these notebooks (default: all)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-open", action="store_true", help="do not open the feedback page in a browser")
+    p.set_defaults(func=cmd_grade_me)
+
     p = sub.add_parser("demo", help="release, grade examples/submissions, feedback, grades.csv")
     _add_grading_options(p)
     p.set_defaults(func=cmd_demo)
@@ -239,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workspace = str(REPO_ROOT / "build" / "demo")
     try:
         return args.func(args)
-    except (CourseError, FileNotFoundError, KeyError) as exc:
+    except (CourseError, FileNotFoundError, KeyError, SandboxUnavailable) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"error: {message}", file=sys.stderr)
         return EXIT_ERROR

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from autograder.backends import Backend, LocalBackend
 from autograder.course import Course, Workspace
-from autograder.jobs import WORKER_CRASHED
+from autograder.jobs import WORKER_CRASHED, remove_stale_job_dirs
 from autograder.limits import Limits
 from autograder.release import ensure_registered
+from autograder.sandbox import Policy, check_policy, remove_stale_cgroups
 from autograder.settings import make_config
 from autograder.steps import Outcome, SubmissionError, already_graded, prepare_job, record_failure, record_result
 from autograder.submissions import Rejection, Submission
@@ -32,6 +33,8 @@ class GradeRun:
     skipped: list[Outcome] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     seconds: float = 0.0
+    isolation: str = ""
+    sandboxed: bool = False
 
     @property
     def all(self) -> list[Outcome]:
@@ -40,12 +43,19 @@ class GradeRun:
 
 def grade(course: Course, workspace: Workspace, submissions: Iterable[Submission], *,
           backend: Backend | None = None, force: bool = False, limits: Limits | None = None,
-          progress: bool = True, gpu_assignments: Iterable[str] = (),
+          progress: bool = True, gpu_assignments: Iterable[str] = (), policy: Policy | None = None,
           on_outcome: Callable[[Outcome], None] | None = None) -> GradeRun:
-    """Grade ``submissions`` into ``workspace``; already-graded ones are skipped unless ``force``."""
+    """Grade ``submissions`` into ``workspace``; already-graded ones are skipped unless ``force``.
+
+    Raises ``SandboxUnavailable`` before grading anything if ``policy.require_sandbox`` cannot be met.
+    """
     started = time.monotonic()
     subs = list(submissions)
-    run = GradeRun()
+    policy = policy or Policy()
+    caps = check_policy(policy)
+    remove_stale_cgroups(caps.cgroup_pids)
+    remove_stale_job_dirs()
+    run = GradeRun(isolation=caps.describe(policy), sandboxed=bool(policy.sandbox and caps.bwrap))
     ensure_registered(course, workspace, sorted({s.assignment for s in subs}))
     config = make_config(course, workspace)
     limits = limits or Limits()
@@ -59,7 +69,8 @@ def grade(course: Course, workspace: Workspace, submissions: Iterable[Submission
     jobs = {}
     for sub in todo:
         try:
-            jobs[sub.key] = (sub, prepare_job(course, workspace, sub, config, limits, gpu=sub.assignment in gpu))
+            jobs[sub.key] = (sub, prepare_job(course, workspace, sub, config, limits,
+                                              gpu=sub.assignment in gpu, policy=policy))
         except SubmissionError as exc:
             outcome = record_failure(workspace, sub, "invalid", str(exc))
             run.outcomes.append(outcome)

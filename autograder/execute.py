@@ -10,20 +10,34 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import threading
 import time
 from typing import Any
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
 from traitlets import Integer
 
+# Evaluated in the kernel between cells as a *user expression*: IPython's input and AST
+# transformers never see it, so a submission that turns every cell into `pass` cannot hide.
+PROBE = (
+    "(lambda ip, sys: (len(ip.input_transformers_cleanup), len(ip.input_transformers_post), "
+    "len(ip.ast_transformers), sorted(k for k in ('run_cell', 'run_cell_async', 'transform_cell', "
+    "'run_ast_nodes', 'run_code') if k in vars(ip)), len(getattr(sys.modules.get('cnnlab.grading'), "
+    "'RUNS', ())), list(getattr(sys.modules.get('cnnlab.integrity'), 'tampering', lambda: [])())))"
+    "(__import__('IPython').get_ipython(), __import__('sys'))"
+)
+TAMPERED = "tampered-environment"
+TESTS_DID_NOT_RUN = "tests-did-not-run"
 KERNEL_DIED = "kernel-died"
+KERNEL_UNRESPONSIVE = "kernel-unresponsive"
 NOTEBOOK_TIMEOUT = "notebook-timeout"
 NOT_RUN = "not-run"
 OUTPUT_LIMIT = "output-limit"
@@ -31,6 +45,7 @@ OUTPUT_LIMIT = "output-limit"
 _FATAL_TEXT = {
     KERNEL_DIED: "the kernel died while running this cell (os._exit, a crash, or a resource limit)",
     NOTEBOOK_TIMEOUT: "the notebook ran past its time limit while running this cell",
+    KERNEL_UNRESPONSIVE: "the kernel stopped responding while running this cell",
 }
 
 
@@ -43,6 +58,8 @@ class GuardedExecute(Execute):
     def run_guarded(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[str, str]:
         """Execute ``nb`` in place; return ``(status, reason)`` with status ``ok`` or a fatal tag."""
         self._current_index = -1
+        self._baseline: tuple | None = None
+        self._tampered = ""
         self._output_used: dict[int, int] = {}
         self._deadline_hit = threading.Event()
         done = threading.Event()
@@ -54,8 +71,10 @@ class GuardedExecute(Execute):
         except DeadKernelError:
             status = NOTEBOOK_TIMEOUT if self._deadline_hit.is_set() else KERNEL_DIED
         except Exception as exc:  # kernel failed to start, or nbclient gave up on it
-            status = NOTEBOOK_TIMEOUT if self._deadline_hit.is_set() else KERNEL_DIED
-            reason = f"{type(exc).__name__}: {exc}"
+            status = NOTEBOOK_TIMEOUT if self._deadline_hit.is_set() else (
+                KERNEL_UNRESPONSIVE if isinstance(exc, CellTimeoutError) else KERNEL_DIED)
+            reason = (_FATAL_TEXT[status] + " (it ignored the interrupt sent at the per-cell time limit)"
+                      if status == KERNEL_UNRESPONSIVE else f"{type(exc).__name__}: {str(exc).strip()[:200]}")
         finally:
             done.set()
         if status != "ok":
@@ -88,6 +107,56 @@ class GuardedExecute(Execute):
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):  # noqa: ANN201
         self._current_index = index
         return super().preprocess_cell(cell, resources, index)
+
+    async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
+                                 store_history: bool = True) -> NotebookNode:
+        if cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        before = await self._probe() if is_grade(cell) else None
+        result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        after = await self._probe()
+        self._judge_integrity(cell, before, after)
+        return result
+
+    # nbclient binds the synchronous wrapper at class creation: re-bind it to the override.
+    execute_cell = run_sync(async_execute_cell)
+
+    async def _probe(self) -> tuple | None:
+        """Read the kernel's transformer and test-run state from outside the notebook's code."""
+        try:
+            msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"p": PROBE})
+            reply = await self.async_wait_for_reply(msg_id)
+            value = (reply or {}).get("content", {}).get("user_expressions", {}).get("p", {})
+            if value.get("status") != "ok":
+                return ("probe-failed", value.get("ename", "?"))
+            return ast.literal_eval(value["data"]["text/plain"])
+        except Exception:  # a dead or unresponsive kernel is handled elsewhere
+            return None
+
+    def _judge_integrity(self, cell: NotebookNode, before: tuple | None, after: tuple | None) -> None:
+        if after is None:
+            return
+        if self._baseline is None and after[0] != "probe-failed":
+            self._baseline = after[:4]  # the state right after the locked setup cell
+            return
+        if not self._tampered:
+            if after[0] == "probe-failed":
+                self._tampered = "the grader could not inspect the kernel (IPython was replaced)"
+            elif after[:4] != self._baseline:
+                self._tampered = "IPython's input/AST transformers or cell-running methods were changed"
+            elif after[5]:
+                self._tampered = "; ".join(after[5])
+        if not is_grade(cell):
+            return
+        if self._tampered:
+            text = f"[{TAMPERED}] the notebook tampered with the grading environment: {self._tampered}"
+            cell.outputs.append(new_output("error", ename="IntegrityError", evalue=text, traceback=[text]))
+            return
+        has_error = any(o.output_type == "error" for o in cell.outputs)
+        ran_hidden = (before is not None and before[0] != "probe-failed" and after[4] > before[4])
+        if "hidden_tests(" in cell.source and not has_error and not ran_hidden:
+            text = f"[{TESTS_DID_NOT_RUN}] this cell's hidden tests did not run, so it cannot earn points"
+            cell.outputs.append(new_output("error", ename="IntegrityError", evalue=text, traceback=[text]))
 
     def output(self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int):  # noqa: ANN201
         used = self._output_used.get(cell_index, 0) + _message_size(msg)

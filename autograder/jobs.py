@@ -37,6 +37,7 @@ class Job:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> base64 content
     env: dict[str, str] = field(default_factory=dict)
     gpu: bool = False
+    policy: dict = field(default_factory=dict)  # autograder.sandbox.Policy as a dict
 
     @property
     def key(self) -> str:
@@ -46,7 +47,7 @@ class Job:
         return {
             "student": self.student, "assignment": self.assignment, "notebook": self.notebook,
             "limits": self.limits.to_dict(), "kernel_name": self.kernel_name, "files": self.files,
-            "env": self.env, "gpu": self.gpu,
+            "env": self.env, "gpu": self.gpu, "policy": self.policy,
         }
 
 
@@ -61,7 +62,7 @@ def run_job(job: dict, scratch: str | None = None) -> dict:
     Never raises for a misbehaving submission: a crash becomes ``status='worker-crashed'``.
     """
     limits = Limits.from_dict(job["limits"])
-    workdir = Path(tempfile.mkdtemp(prefix="g-", dir=scratch or _scratch_root()))
+    workdir = Path(tempfile.mkdtemp(prefix=f"g{os.getpid()}-", dir=scratch or _scratch_root()))
     started = time.monotonic()
     try:
         work = workdir / "work"
@@ -92,6 +93,15 @@ def run_job(job: dict, scratch: str | None = None) -> dict:
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def remove_stale_job_dirs(scratch: str | None = None) -> None:
+    """Delete job directories left by a grader process that no longer exists (e.g. killed)."""
+    root = Path(scratch or _scratch_root())
+    for path in root.glob("g[0-9]*-*"):
+        pid = path.name[1:].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _scratch_root() -> str:

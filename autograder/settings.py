@@ -44,6 +44,8 @@ def apply(c: Config, course: Course | None = None, workspace: Workspace | None =
     c.Execute.extra_arguments = ["--HistoryManager.enabled=False"]
     c.ClearSolutions.code_stub = {"python": CODE_STUB}
     c.ClearSolutions.enforce_metadata = True
+    # A deleted test cell is put back and run, rather than scored 0 and left for manual grading.
+    c.OverwriteCells.add_missing_cells = True
     c.LimitOutput.max_lines = 400
     c.LimitOutput.max_traceback = 60
     c.GenerateFeedback.preprocessors = [

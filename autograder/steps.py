@@ -37,6 +37,7 @@ from traitlets.config import Config
 from autograder.course import COURSE_ID, KERNEL_NAME, Course, Workspace
 from autograder.jobs import Job, default_env
 from autograder.limits import Limits
+from autograder.sandbox import Policy
 from autograder.submissions import Submission
 
 SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
@@ -81,7 +82,8 @@ def _run_chain(chain: tuple, nb: nbformat.NotebookNode, resources: dict, config:
 
 
 def prepare_job(course: Course, workspace: Workspace, sub: Submission, config: Config,
-                limits: Limits, kernel_name: str = KERNEL_NAME, gpu: bool = False) -> Job:
+                limits: Limits, kernel_name: str = KERNEL_NAME, gpu: bool = False,
+                policy: Policy | None = None) -> Job:
     """Read and sanitize a submission into a :class:`Job`; raise ``SubmissionError`` if unusable."""
     try:
         nb = nbformat.read(sub.path, as_version=4)
@@ -96,8 +98,12 @@ def prepare_job(course: Course, workspace: Workspace, sub: Submission, config: C
     for path in sorted(source_dir.rglob("*")):
         if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in path.parts:
             files[str(path.relative_to(source_dir))] = base64.b64encode(path.read_bytes()).decode()
+    env = default_env()
+    if gpu and policy is not None and policy.memory_bytes:
+        # CUDA reserves far more address space than it uses: no RLIMIT_AS for GPU jobs.
+        policy = Policy.from_dict({**policy.to_dict(), "memory_bytes": 0})
     return Job(sub.student, sub.assignment, nbformat.writes(nb), limits, kernel_name, files,
-               default_env(), gpu)
+               env, gpu, (policy or Policy()).to_dict())
 
 
 def _ensure_submission(workspace: Workspace, sub: Submission) -> None:

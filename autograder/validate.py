@@ -6,6 +6,7 @@ whether or not validation succeeded.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import nbformat
 
 from autograder.course import Course
 
@@ -54,23 +57,32 @@ def validate_notebook(course: Course, notebook: Path, *, invert: bool) -> Valida
     return Validation(notebook, invert, ok, output, time.perf_counter() - start)
 
 
-def validate_in_process(course: Course, notebook: Path, *, invert: bool) -> Validation:
-    """The same check through nbgrader's ``Validator`` class, timing only the notebook's execution."""
+def validate_in_process(course: Course, notebook: Path) -> tuple[Validation, nbformat.NotebookNode]:
+    """Validate a source notebook through nbgrader's ``Validator``; also return the executed notebook.
+
+    The time covers the kernel's start and every cell.
+    """
     from nbgrader.validator import Validator
 
     from autograder.settings import make_config
 
+    nb = nbformat.read(notebook, as_version=4)
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
         cfg = make_config(course)
         cfg.KernelManager.transport = "ipc"
         cfg.KernelManager.ip = f"{tmp}/k"
-        cfg.Validator.invert = invert
+        validator = Validator(config=cfg)
         start = time.perf_counter()
-        results = Validator(config=cfg).validate(str(notebook))
+        cwd = os.getcwd()
+        os.chdir(notebook.parent)
+        try:
+            executed = validator._preprocess(nb)
+        finally:
+            os.chdir(cwd)
         seconds = time.perf_counter() - start
-    bad = {k: v for k, v in results.items() if k in ("changed", "type_changed", "passed" if invert else "failed")}
-    lines = [f"{k}: {item.get('raw_error', item.get('source', ''))[-600:]}" for k, v in bad.items() for item in v]
-    return Validation(notebook, invert, not bad, "\n".join(lines), seconds)
+    failed = validator._get_failed_cells(executed)
+    lines = [f"failed: {validator._extract_error(cell)[-600:]}" for cell in failed]
+    return Validation(notebook, False, not failed, "\n".join(lines), seconds), executed
 
 
 def validate_course(course: Course, assignments: list[str] | None = None, workers: int = 2,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,39 +18,66 @@ from traitlets.config import Config
 
 from autograder import settings
 from autograder.execute import GuardedExecute
+from autograder.kernel import SandboxedKernelManager
 from autograder.limits import Limits
+from autograder.sandbox import Policy, ProcessGroupLimit, detect
 
 
 def execute_job(workdir: Path, job: dict) -> dict:
-    """Run the job's notebook with the course kernel; return the result dict."""
+    """Run the job's notebook with the course kernel, sandboxed; return the result dict."""
     limits = Limits.from_dict(job["limits"])
+    policy = Policy.from_dict(job.get("policy", {}))
     nb = nbformat.reads(job["notebook"], as_version=4)
+    caps = detect()
+    group = ProcessGroupLimit(caps.cgroup_pids, policy.max_processes)
     cfg = Config()
     settings.apply(cfg)
     cfg.Execute.kernel_name = job["kernel_name"]
     cfg.Execute.timeout = limits.cell_timeout_s
     cfg.GuardedExecute.max_output_chars = limits.max_output_chars
     cfg.GuardedExecute.notebook_timeout = limits.notebook_timeout_s
-    # IPC sockets in this job's own directory: no TCP ports, so parallel kernels cannot clash.
+    # IPC sockets and the connection file in this job's own directory: no TCP ports, so parallel
+    # kernels cannot clash, and the sandboxed kernel can reach them.
     cfg.KernelManager.transport = "ipc"
     cfg.KernelManager.ip = str(workdir / "k")
-    executor = GuardedExecute(config=cfg)
+    cfg.KernelManager.connection_file = str(workdir / "kernel.json")
+    cfg.SandboxedKernelManager.sandbox_workdir = str(workdir)
+    cfg.SandboxedKernelManager.sandbox_policy = json.dumps(policy.to_dict())
+    cfg.SandboxedKernelManager.sandbox_cgroup = str(group.path or "")
+    executor = GuardedExecute(config=cfg, kernel_manager_class=SandboxedKernelManager)
     resources = {"metadata": {"path": str(workdir)}}
     start = time.monotonic()
-    status, reason = executor.run_guarded(nb, resources)
+    try:
+        status, reason = executor.run_guarded(nb, resources)
+    finally:
+        group.kill_all()
     return {
         "status": status,
         "reason": reason,
         "seconds": round(time.monotonic() - start, 3),
         "notebook": nbformat.writes(nb),
         "host": os.uname().nodename,
+        "sandbox": caps.describe(policy),
     }
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker (and so its sandboxed kernel) if the grader dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the grader is already gone
+        os._exit(1)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m autograder.worker JOBDIR", file=sys.stderr)
         return 2
+    die_with_parent()
     workdir = Path(argv[0]).resolve()
     job = json.loads((workdir / "job.json").read_text())
     os.chdir(workdir / "work")

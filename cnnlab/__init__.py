@@ -7,8 +7,11 @@
 """
 
 from cnnlab import pristine as _pristine  # noqa: F401  (capture references first)
+from cnnlab.a11y import install_if_requested as _a11y
 from cnnlab.device import pick_device
 from cnnlab.selfcheck import check
+
+_a11y()
 
 __all__ = ["check", "pick_device"]
 __version__ = "0.1.0"

@@ -127,10 +127,7 @@ class TensorLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.x)
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.x.device)
-        else:
-            order = None
+        order = torch.randperm(n, generator=self.generator).to(self.x.device) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             stop = start + self.batch_size
             if stop > n and self.drop_last:

@@ -32,9 +32,11 @@ from cnnlab.integrity import require_pristine
 
 SEED_ENV = "COURSE_SEED"
 
-# Every hidden run that completed, by exercise: the grader reads it to prove that the
-# hidden tests really ran (a cell turned into ``pass`` leaves no entry).
+# Every hidden run that completed, by exercise, and in order: the grader reads ``RUNS`` from
+# outside the notebook to prove that a test cell's hidden tests really ran (a cell that a
+# tampered kernel turned into ``pass`` leaves no entry).
 LEDGER: dict[str, dict[str, Any]] = {}
+RUNS: list[str] = []
 
 
 def fresh_seed() -> int:
@@ -111,4 +113,5 @@ def hidden_tests(exercise: str, *, seed: int | None = None,
         ) from None
     require_pristine(exercise, visible=False)
     LEDGER[exercise] = {"seed": run.seed, "cases": run.cases, "device": str(run.device)}
+    RUNS.append(exercise)
     print(f"✓ {exercise}: hidden tests passed ({run.cases} random cases on {run.device.type}, seed {run.seed}).")

@@ -7,7 +7,7 @@ import re
 
 import nbformat
 import pytest
-from helpers import COURSE, EXAMPLES, selected_assignments, stderr_cells
+from helpers import COURSE, EXAMPLES, outputs_text, selected_assignments, stderr_cells
 
 from autograder.examples import STUDENTS, build, partial_spec
 from autograder.release import release_to
@@ -140,13 +140,22 @@ def test_every_exercise_has_a_contract_and_a_graded_test(assignment: str) -> Non
 
 @pytest.mark.grading
 @pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
-def test_source_validates_within_budget(assignment: str) -> None:
+def test_source_validates_cleanly_within_budget(assignment: str, monkeypatch) -> None:
     """nbgrader's Validator passes every test of the source notebook, run top to bottom in budget.
 
-    The time covers the kernel's start and every cell, hidden tests included.
+    Also: no cell errors or writes to stderr (no tracebacks, no warnings), and every figure has a
+    title and labelled axes. The time covers the kernel's start and every cell, hidden tests included.
     """
-    result = validate_in_process(COURSE, COURSE.source_notebook(assignment), invert=False)
+    monkeypatch.setenv("COURSE_A11Y_CHECK", "1")
+    result, executed = validate_in_process(COURSE, COURSE.source_notebook(assignment))
     assert result.ok, f"{result.label} failed:\n{result.problem()}"
+    errors = [outputs_text(c)[-400:] for c in executed.cells if c.cell_type == "code"
+              and any(o.output_type == "error" for o in c.outputs)]
+    assert not errors, f"cells raised errors: {errors}"
+    assert not stderr_cells(executed), f"cells wrote to stderr: {stderr_cells(executed)}"
+    a11y = [line for c in executed.cells if c.cell_type == "code"
+            for line in outputs_text(c).splitlines() if line.startswith("[a11y]")]
+    assert not a11y, f"figures without a title or axis labels: {a11y}"
     budget = BUDGET_S.get(assignment, DEFAULT_BUDGET_S)
     assert result.seconds <= budget, f"{assignment} took {result.seconds:.1f} s, budget {budget} s"
 

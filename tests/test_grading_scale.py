@@ -68,7 +68,8 @@ def test_a_real_postgresql_server_holds_the_gradebook(example_class, tmp_path) -
         assert _all_cell_scores(graded, NB01) == _all_cell_scores(example_class, NB01)
         exported = _cli("--workspace", str(tmp_path), "--db", url, "export")
         assert exported.returncode == 0, exported.stderr
-        rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
+        with open(tmp_path / "grades.csv") as fh:
+            rows = list(csv.DictReader(fh))
         assert {(r["student_id"], float(r["score"])) for r in rows} == {
             ("student-full", 10.0), ("student-partial", 5.0), ("student-untouched", 0.0)}
 

@@ -1,0 +1,228 @@
+"""Run each grading kernel in a sandbox, with resource limits.
+
+What a submission's kernel gets when bubblewrap (``bwrap``) is available:
+
+- no network (its own network namespace), its own PID/IPC/UTS namespaces;
+- a read-only view of the system, the Python installation, the virtual environment, the
+  ``cnnlab`` library and the data directory; nothing else of the course (no ``solutions/``,
+  no gradebook, no other submission);
+- one writable directory: the job's own scratch directory (and a private ``/tmp``).
+
+Limits (set by :mod:`autograder.sandbox_exec` before ``bwrap`` starts, so the kernel inherits
+them): address space, CPU seconds, file size, and the number of processes (a cgroup ``pids``
+controller when the machine allows it; ``RLIMIT_NPROC`` does not work for root). The output
+size and the wall clock are enforced by the grader (:mod:`autograder.execute`).
+
+Without bubblewrap, grading falls back to the limits alone and says so loudly;
+``--require-sandbox`` refuses to grade instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+GIB = 2**30
+CGROUP_V1_PIDS = Path("/sys/fs/cgroup/pids")
+CGROUP_PARENT = "cnn-grader"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a grading kernel may use. ``memory_bytes=0`` (or any 0) means no limit of that kind."""
+
+    sandbox: bool = True  # use bubblewrap when it is available
+    require_sandbox: bool = False  # refuse to grade without it
+    memory_bytes: int = 8 * GIB  # RLIMIT_AS (torch needs about 4 GiB of address space to import)
+    cpu_seconds: int = 1800  # RLIMIT_CPU
+    file_size_bytes: int = 512 * 2**20  # RLIMIT_FSIZE
+    max_processes: int = 256  # threads count too (cgroup pids.max)
+    extra_ro_binds: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["extra_ro_binds"] = list(self.extra_ro_binds)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Policy:
+        data = dict(data)
+        data["extra_ro_binds"] = tuple(data.get("extra_ro_binds", ()))
+        return cls(**data)
+
+
+class SandboxUnavailable(RuntimeError):
+    """``--require-sandbox`` was given but bubblewrap cannot run here."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What this machine can enforce."""
+
+    bwrap: str | None
+    cgroup_pids: Path | None
+
+    def describe(self, policy: Policy) -> str:
+        """One line saying exactly what is enforced."""
+        parts = []
+        if policy.sandbox and self.bwrap:
+            parts.append("bubblewrap sandbox (no network, read-only system, scratch dir only)")
+        else:
+            parts.append("NO SANDBOX (bubblewrap unavailable): the kernel runs with your permissions")
+        if policy.memory_bytes:
+            parts.append(f"memory {policy.memory_bytes / GIB:g} GiB (address space)")
+        if policy.cpu_seconds:
+            parts.append(f"CPU {policy.cpu_seconds} s")
+        if policy.file_size_bytes:
+            parts.append(f"files {policy.file_size_bytes // 2**20} MiB")
+        if policy.max_processes:
+            parts.append(f"processes {policy.max_processes} (cgroup pids)" if self.cgroup_pids
+                         else "processes: NOT limited (no writable cgroup pids controller)")
+        return "; ".join(parts)
+
+
+@lru_cache(maxsize=1)
+def detect() -> Capabilities:
+    """Probe bubblewrap (by running it) and the cgroup pids controller."""
+    return Capabilities(_probe_bwrap(), _probe_cgroup())
+
+
+def _probe_bwrap() -> str | None:
+    path = shutil.which("bwrap")
+    if not path:
+        return None
+    try:
+        subprocess.run([path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+                       check=True, capture_output=True, timeout=20)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    return path
+
+
+def _probe_cgroup() -> Path | None:
+    parent = CGROUP_V1_PIDS / CGROUP_PARENT
+    try:
+        parent.mkdir(exist_ok=True)
+        probe = parent / f"probe-{uuid.uuid4().hex[:8]}"
+        probe.mkdir()
+        (probe / "pids.max").write_text("8")
+        probe.rmdir()
+        return parent
+    except OSError:
+        return None
+
+
+def check_policy(policy: Policy, caps: Capabilities | None = None) -> Capabilities:
+    """Raise ``SandboxUnavailable`` if the policy demands a sandbox this machine cannot give."""
+    caps = caps or detect()
+    if policy.require_sandbox and not caps.bwrap:
+        raise SandboxUnavailable("--require-sandbox: bubblewrap is not available here "
+                                 "(install the Debian package 'bubblewrap'); refusing to grade")
+    return caps
+
+
+def readonly_paths(extra: tuple[str, ...] = ()) -> list[str]:
+    """Everything the kernel may read: the system, Python, the venv, cnnlab, the data directory."""
+    paths = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", sys.base_prefix, sys.prefix]
+    spec = importlib.util.find_spec("cnnlab")
+    if spec and spec.submodule_search_locations:
+        paths += list(spec.submodule_search_locations)
+    data = os.environ.get("COURSE_DATA_DIR")
+    if data:
+        paths.append(os.path.realpath(data))
+    paths += list(extra)
+    seen, out = set(), []
+    for p in paths:
+        real = os.path.realpath(p)
+        for candidate in (p, real):
+            if candidate not in seen and os.path.exists(candidate):
+                seen.add(candidate)
+                out.append(candidate)
+    return out
+
+
+def bwrap_args(bwrap: str, workdir: Path, policy: Policy) -> list[str]:
+    """The bubblewrap command line, up to (not including) the kernel command."""
+    args = [bwrap, "--unsetenv", "JPY_PARENT_PID", "--unshare-all", "--die-with-parent", "--new-session",
+            "--tmpfs", "/tmp"]  # before any bind under /tmp: later mounts hide earlier ones
+    for path in readonly_paths(policy.extra_ro_binds):
+        args += ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for dev in sorted(Path("/dev").glob("nvidia*")):  # GPUs, when the machine has them
+        args += ["--dev-bind", str(dev), str(dev)]
+    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir),
+             "--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", "/tmp",
+             "--setenv", "MPLCONFIGDIR", str(workdir / ".config" / "matplotlib")]
+    return args
+
+
+def wrap_kernel_command(cmd: list[str], workdir: Path, policy: Policy, cgroup: Path | None,
+                        caps: Capabilities | None = None) -> list[str]:
+    """Turn a kernel command into: set limits, join the cgroup, then exec bwrap (or the kernel)."""
+    caps = caps or detect()
+    limits = {"as": policy.memory_bytes, "cpu": policy.cpu_seconds, "fsize": policy.file_size_bytes}
+    prefix = [sys.executable, "-m", "autograder.sandbox_exec", "--limits", json.dumps(limits)]
+    if cgroup is not None:
+        prefix += ["--cgroup", str(cgroup)]
+    inner = bwrap_args(caps.bwrap, workdir, policy) + cmd if (policy.sandbox and caps.bwrap) else cmd
+    return prefix + ["--"] + inner
+
+
+class ProcessGroupLimit:
+    """A cgroup (v1 ``pids``) for one job: caps its processes and can kill all of them."""
+
+    def __init__(self, parent: Path | None, max_processes: int) -> None:
+        self.path: Path | None = None
+        if parent is None or not max_processes:
+            return
+        path = parent / f"job-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            path.mkdir()
+            (path / "pids.max").write_text(str(max_processes))
+            self.path = path
+        except OSError:
+            self.path = None
+
+    def kill_all(self) -> None:
+        """SIGKILL every process in the group, then remove it."""
+        if self.path is None:
+            return
+        for _ in range(50):
+            try:
+                pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
+def remove_stale_cgroups(parent: Path | None) -> None:
+    """Remove empty job cgroups left behind by a grader that was killed."""
+    if parent is None or not parent.is_dir():
+        return
+    for child in parent.glob("job-*"):
+        try:
+            if not (child / "cgroup.procs").read_text().strip():
+                child.rmdir()
+        except OSError:
+            pass

@@ -1,0 +1,88 @@
+"""Self-study grading: grade your own ``course/`` notebooks with the hidden tests.
+
+It uses a scratch workspace (``build/grade-me``) with its own gradebook, so an instructor's
+gradebook is never touched. Notebooks you did not change since the last run are not graded
+again.
+"""
+
+from __future__ import annotations
+
+import html
+import webbrowser
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from autograder.course import COURSE_ID, REPO_ROOT, Course, CourseError, Workspace
+from autograder.submissions import Submission, check_notebook_file
+from cnnlab.diagnosis import tags_in
+
+STUDENT = "me"
+WORKSPACE = REPO_ROOT / "build" / "grade-me"
+
+
+def my_submissions(course: Course, assignments: list[str] | None = None) -> list[Submission]:
+    """Your working copies in ``course/`` as submissions (a broken file raises ``CourseError``)."""
+    if not course.source_dir.is_dir():
+        raise CourseError("grade-me needs solutions/ (where the hidden tests live); use the full repository")
+    subs = []
+    for name in assignments or course.assignments():
+        path = course.release_notebook(course.require(name))
+        if not path.is_file():
+            raise CourseError(f"{path} is missing: restore it with `git checkout -- {path.relative_to(course.root)}`")
+        problem = check_notebook_file(path)
+        if problem:
+            raise CourseError(f"{path.relative_to(course.root)}: {problem}")
+        subs.append(Submission(STUDENT, name, path))
+    return subs
+
+
+def exercise_rows(workspace: Workspace, assignment: str) -> list[tuple[str, float, float, str]]:
+    """``(test, score, max, note)`` for each test of one notebook; note is the diagnosis or ''."""
+    with Gradebook(workspace.gradebook_url, COURSE_ID) as gb:
+        sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
+        scores = {g.name: (float(g.score), float(g.max_score)) for g in sub.grades}
+    notes: dict[str, str] = {}
+    path = workspace.autograded_notebook(STUDENT, assignment)
+    if path.is_file():
+        for cell in nbformat.read(path, as_version=4).cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if grade_id in scores and errors:
+                text = str(errors[0].get("evalue", ""))
+                tag = (tags_in(text) or [""])[0]
+                first = text.splitlines()[0] if text else errors[0].get("ename", "")
+                notes[grade_id] = first if tag else f"{errors[0].get('ename', 'error')}: {first}"
+    return [(name, s, m, notes.get(name, "")) for name, (s, m) in scores.items()]
+
+
+def format_rows(assignment: str, rows: list[tuple[str, float, float, str]]) -> str:
+    total, most = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    lines = [f"{assignment}: {total:g}/{most:g}"]
+    for name, score, max_score, note in rows:
+        mark = "✓" if score == max_score else "✗"
+        lines.append(f"  {mark} {name.removeprefix('test_'):<28} {score:g}/{max_score:g}" + (f"  {note}" if note else ""))
+    return "\n".join(lines)
+
+
+def write_index(workspace: Workspace, assignments: list[str]) -> Path:
+    """A small page linking every feedback file, to open in a browser."""
+    links = []
+    for name in assignments:
+        page = workspace.feedback / STUDENT / name / f"{name}.html"
+        if page.is_file():
+            links.append(f'<li><a href="{html.escape(page.relative_to(workspace.path).as_posix())}">{name}</a></li>')
+    index = workspace.path / "index.html"
+    index.write_text("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Your feedback</title></head>"
+                     "<body><h1>Your feedback</h1><p>Graded with the hidden tests, in a scratch gradebook.</p>"
+                     f"<ul>{''.join(links)}</ul></body></html>\n")
+    return index
+
+
+def open_page(path: Path) -> bool:
+    """Open ``path`` in the default browser if there is one; return whether it was opened."""
+    try:
+        return webbrowser.open(path.as_uri())
+    except webbrowser.Error:
+        return False

@@ -1,0 +1,123 @@
+"""Issue 8: the hostile corpus graded in one run, beside an honest student.
+
+For every case: the affected tests score 0 (or the submission is rejected with a reason),
+the grader carries on, the honest student's grades are unchanged, and the gradebook is intact.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+
+import pytest
+from helpers import COURSE, EXAMPLES, GradedClass, outputs_text
+from hostile_corpus import ASSIGNMENT, CASES, TESTS, Context, write_case
+from nbgrader.api import Gradebook
+
+from autograder.backends import LocalBackend
+from autograder.course import Workspace
+from autograder.engine import grade
+from autograder.intake import collect
+from autograder.limits import Limits
+from autograder.sandbox import detect
+
+pytestmark = [pytest.mark.grading, pytest.mark.sandbox]
+NEEDS_SANDBOX = {"read-solutions", "write-gradebook", "network", "fork-bomb"}
+
+
+class _Listener:
+    """A TCP server on the grading host that counts connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):  # noqa: ANN201
+    root = tmp_path_factory.mktemp("hostile")
+    ws = Workspace(root / "ws").create()
+    listener = _Listener()
+    ctx = Context(repo=str(COURSE.root), workspace=str(ws.path), port=listener.port)
+    subs_dir = root / "submissions"
+    for case in CASES:
+        write_case(case, subs_dir, ctx)
+    honest = subs_dir / "honest" / ASSIGNMENT
+    honest.mkdir(parents=True)
+    shutil.copy(EXAMPLES / "submissions" / "student-full" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", honest)
+    subs, rejected = collect(subs_dir, COURSE)
+    run = grade(COURSE, ws, subs, backend=LocalBackend(2), progress=False,
+                limits=Limits(cell_timeout_s=25, notebook_timeout_s=90))
+    run.rejected = rejected
+    yield GradedClass(ws, run), listener
+    listener.sock.close()
+
+
+def test_the_corpus_has_at_least_15_cases() -> None:
+    assert len(CASES) >= 15 and len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_hostile_case_has_its_expected_outcome(corpus, case) -> None:  # noqa: ANN001
+    graded, listener = corpus
+    if case.name in NEEDS_SANDBOX and not detect().bwrap:
+        pytest.skip("needs bubblewrap (.ci/run installs the Debian package 'bubblewrap')")
+    expect = case.expect
+    if expect.status == "rejected":
+        reasons = [r.reason for r in graded.run.rejected if case.name in str(r.path)]
+        assert reasons and expect.reason in reasons[0], reasons
+        return
+    outcome = graded.outcome(case.name, ASSIGNMENT)
+    if expect.status != "any":
+        assert outcome.status == expect.status, outcome.reason
+    assert outcome.max_score == expect.max_score, "points metadata must come from the gradebook"
+    scores = graded.cell_scores(case.name, ASSIGNMENT)
+    for test in expect.full:
+        assert scores[test] == (TESTS[test], TESTS[test]), (test, graded.cell_text(case.name, ASSIGNMENT, test)[-600:])
+    for test in expect.zero:
+        assert scores[test][0] == 0, (test, graded.cell_text(case.name, ASSIGNMENT, test)[-600:])
+    for test, tag in expect.tags.items():
+        assert tag in graded.cell_tags(case.name, ASSIGNMENT, test), graded.cell_text(case.name, ASSIGNMENT, test)
+    for test, text in expect.test_output.items():
+        assert text in graded.cell_text(case.name, ASSIGNMENT, test)
+    for cell_id, text in expect.output.items():
+        assert text in graded.cell_text(case.name, ASSIGNMENT, cell_id)
+    for cell_id, text in expect.not_output.items():
+        assert text not in graded.cell_text(case.name, ASSIGNMENT, cell_id)
+    if case.name == "network":
+        assert listener.connections == 0
+
+
+def test_the_honest_student_is_unaffected_and_the_gradebook_intact(corpus) -> None:
+    graded, _ = corpus
+    honest = graded.outcome("honest", ASSIGNMENT)
+    assert (honest.status, honest.score, honest.max_score) == ("ok", 10.0, 10.0)
+    graded_names = {o.student for o in graded.run.outcomes}
+    expected = {c.name for c in CASES if c.expect.status != "rejected"} | {"honest"}
+    assert graded_names == expected, "the grader must carry on through every case"
+    with Gradebook(graded.workspace.gradebook_url) as gb:
+        assert {s.id for s in gb.students} == expected
+        assert gb.find_submission(ASSIGNMENT, "honest").score == 10.0
+
+
+def test_a_print_flood_does_not_bloat_the_graded_notebook(corpus) -> None:
+    graded, _ = corpus
+    path = graded.workspace.autograded_notebook("print-flood", ASSIGNMENT)
+    assert path.stat().st_size < 5 * 2**20
+    text = outputs_text(next(c for c in graded.notebook("print-flood", ASSIGNMENT).cells
+                             if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "conv_output_size"))
+    assert "[output-limit]" in text
