@@ -4,7 +4,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from autograder.course import DEFAULT_WORKSPACE, Workspace  # noqa: E402
 from autograder.settings import apply  # noqa: E402
 
 c = get_config()  # noqa: F821
-apply(c)
+# The instructor's workspace (grading/): gradebook, submitted/, autograded/ and feedback/.
+apply(c, workspace=Workspace(DEFAULT_WORKSPACE))

@@ -54,6 +54,9 @@ class GuardedExecute(Execute):
 
     max_output_chars = Integer(200_000, help="Characters of output kept per cell.").tag(config=True)
     notebook_timeout = Integer(900, help="Seconds the whole notebook may run.").tag(config=True)
+    drain_timeout = Integer(120, help="Seconds to collect a finished cell's remaining output.").tag(config=True)
+    interrupt_grace = Integer(10, help="Seconds a timed-out cell has to stop after the interrupt.").tag(
+        config=True)
 
     def run_guarded(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[str, str]:
         """Execute ``nb`` in place; return ``(status, reason)`` with status ``ok`` or a fatal tag."""
@@ -113,10 +116,17 @@ class GuardedExecute(Execute):
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         before = await self._probe() if is_grade(cell) else None
+        # A finished cell may still have a backlog of output (a print flood) to collect.
+        self.iopub_timeout = self.drain_timeout
         result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         after = await self._probe()
         self._judge_integrity(cell, before, after)
         return result
+
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None):  # noqa: ANN202
+        # After the interrupt, a kernel that does not go idle soon is declared unresponsive.
+        self.iopub_timeout = self.interrupt_grace
+        return await super()._async_handle_timeout(timeout, cell)
 
     # nbclient binds the synchronous wrapper at class creation: re-bind it to the override.
     execute_cell = run_sync(async_execute_cell)

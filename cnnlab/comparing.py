@@ -86,6 +86,26 @@ def difference(got: Any, expected: Any, tol: Tolerance = Tolerance()) -> tuple[s
     return dx.WRONG_VALUE, f"expected {describe_value(expected)}, got {describe_value(got)}"
 
 
+def unchanged(after: Any, before: Any) -> bool:
+    """True when ``after`` is bit-for-bit ``before`` (tensors, modules' state, containers, values)."""
+    if isinstance(before, torch.Tensor):
+        if not isinstance(after, torch.Tensor) or after.shape != before.shape or after.dtype != before.dtype:
+            return False
+        if before.is_floating_point():
+            return bool(pristine.equal(after.nan_to_num(1.5e300), before.nan_to_num(1.5e300)))
+        return bool(pristine.equal(after, before))
+    if isinstance(before, torch.nn.Module):
+        a, b = after.state_dict(), before.state_dict()
+        return a.keys() == b.keys() and all(unchanged(a[k], b[k]) for k in b)
+    if isinstance(before, (tuple, list)):
+        return (isinstance(after, (tuple, list)) and len(after) == len(before)
+                and all(unchanged(x, y) for x, y in zip(after, before, strict=True)))
+    if isinstance(before, dict):
+        return isinstance(after, dict) and after.keys() == before.keys() and all(
+            unchanged(after[k], before[k]) for k in before)
+    return True
+
+
 def same(got: Any, expected: Any, tol: Tolerance = Tolerance()) -> bool:
     """True when ``got`` matches ``expected`` within ``tol``."""
     return difference(got, expected, tol) is None

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from cnnlab import diagnosis as dx
-from cnnlab.comparing import Tolerance, describe_value, difference
+from cnnlab.comparing import Tolerance, describe_value, difference, unchanged
 
 
 @dataclass
@@ -121,8 +121,7 @@ class Exercise:
                 f"on {case.describe(self.name)}\n{_student_frame(exc)}", visible=visible,
             ) from None
         if self.pure:
-            changed = difference(c.args, case.args) or difference(c.kwargs, case.kwargs)
-            if changed is not None:
+            if not (unchanged(c.args, case.args) and unchanged(c.kwargs, case.kwargs)):
                 raise dx.CheckFailed(
                     self.name, dx.MUTATED_INPUT,
                     "changed its input in place; work on a copy (or out-of-place ops)",
@@ -198,7 +197,7 @@ def _student_frame(exc: BaseException) -> str:
 
 
 _REGISTRY: dict[str, Exercise] = {}
-_LOADED = False
+_LOADED: set[str] = set()
 
 
 def register(exercise: Exercise) -> Exercise:
@@ -209,20 +208,28 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
-def _load_all() -> None:
-    global _LOADED
-    if _LOADED:
-        return
+def _load_modules(until: str | None = None) -> None:
+    """Import exercise modules (each registers its exercises), stopping once ``until`` is known."""
     import cnnlab.exercises as package
 
     for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{info.name}")
-    _LOADED = True
+        if until is not None and until in _REGISTRY:
+            return
+        if info.name not in _LOADED:
+            importlib.import_module(f"{package.__name__}.{info.name}")
+            _LOADED.add(info.name)
+
+
+def _load_all() -> None:
+    _load_modules()
 
 
 def get_exercise(name: str) -> Exercise:
-    """Look an exercise up by name; the error lists close names."""
-    _load_all()
+    """Look an exercise up by name; the error lists close names.
+
+    Modules are imported only until the name is found, so a notebook pays for its own.
+    """
+    _load_modules(until=name)
     try:
         return _REGISTRY[name]
     except KeyError:

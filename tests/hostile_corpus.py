@@ -22,7 +22,13 @@ from autograder.examples import filled, solution_sources
 
 ASSIGNMENT = "01_conv_arithmetic"
 TESTS = {"test_conv_output_size": 2.0, "test_conv2d_naive": 3.0, "test_conv2d_unfold": 3.0, "test_conv_matrix": 2.0}
-WRONG_SIZE = "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n    return 0\n"
+_TUPLE_SIZES = """
+    if isinstance(size, tuple):  # right for tuples, so the convolutions that call it still work
+        spread = [x if isinstance(x, tuple) else (x,) * len(size) for x in (kernel_size, stride, padding, dilation)]
+        return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(size, *spread))
+"""
+# Wrong for plain ints (what test_conv_output_size checks), right for the tuples the convolutions use.
+WRONG_SIZE = "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):" + _TUPLE_SIZES + "    return 0\n"
 
 
 @dataclass
@@ -202,9 +208,7 @@ def _kernelspec(nb: nbformat.NotebookNode, spec: dict) -> nbformat.NotebookNode:
 
 _HARDCODED = '''
 _SEEN = {(28, 5): 24, (7, 3, 2): 3, (8, 3, 2): 3, (32, 3, 1, 1): 32, (10, 3, 1, 0, 2): 6, (9, 3, 2, 1, 2): 3}
-def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
-    if isinstance(size, tuple):
-        return (24, 16)
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):''' + _TUPLE_SIZES + '''
     if size + 2 * padding < dilation * (kernel_size - 1) + 1:
         raise ValueError("does not fit")
     for key, value in _SEEN.items():

@@ -82,27 +82,33 @@ def test_course_is_in_sync_with_a_fresh_release(tmp_path) -> None:
     assert not extra, f"course/ has assignments that solutions/ does not: {extra}"
 
 
-def _hidden_lines(nb: nbformat.NotebookNode) -> list[str]:
-    lines, inside = [], False
+def _split_lines(nb: nbformat.NotebookNode) -> tuple[list[str], set[str]]:
+    """(distinctive lines inside hidden-test blocks, every line outside them)."""
+    hidden, visible, inside = [], set(), False
     for cell in nb.cells:
         for line in cell.source.splitlines():
+            text = line.strip()
             if "BEGIN HIDDEN TESTS" in line:
                 inside = True
             elif "END HIDDEN TESTS" in line:
                 inside = False
-            elif inside and len(line.strip()) > 12 and not line.strip().startswith(("from ", "import ", "#")):
-                lines.append(line.strip())
-    return lines
+            elif not inside:
+                visible.add(text)
+            elif len(text) > 12 and not text.startswith(("from ", "import ", "#")):
+                hidden.append(text)
+    return hidden, visible
 
 
 @pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
 def test_hidden_tests_appear_nowhere_in_course(assignment: str) -> None:
-    hidden = _hidden_lines(nbformat.read(COURSE.source_notebook(assignment), as_version=4))
+    hidden, visible = _split_lines(nbformat.read(COURSE.source_notebook(assignment), as_version=4))
     assert hidden, "every notebook has hidden tests"
-    released = "\n".join(p.read_text() for p in COURSE.release_dir.rglob("*.ipynb"))
+    released = COURSE.release_notebook(assignment).read_text()
     assert "HIDDEN TESTS" not in released
-    leaked = [line for line in hidden if line in released]
-    assert not leaked, f"hidden-test lines found in course/: {leaked[:3]}"
+    released_lines = {line.strip() for cell in nbformat.reads(released, as_version=4).cells
+                      for line in cell.source.splitlines()}
+    leaked = [line for line in hidden if line in released_lines and line not in visible]
+    assert not leaked, f"hidden-test lines found in course/{assignment}: {leaked[:3]}"
 
 
 def test_examples_are_in_sync(tmp_path) -> None:

@@ -1,0 +1,199 @@
+"""Issue 9: what students see, in JupyterLab in headless Chromium (Debian's), driven by Playwright.
+
+Screenshots go to a temporary folder; set ``UPDATE_SCREENSHOTS=1`` to refresh docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from helpers import COURSE
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic"]
+NB01 = "01_conv_arithmetic"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:  # noqa: ANN001
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        path = COURSE.root / "docs" / "screenshots"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):  # noqa: ANN201
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("Debian's chromium is not installed (.ci/run runs `apt-get install -y chromium`)")
+    pytest.importorskip("playwright.sync_api")
+    from autograder.course import DEFAULT_WORKSPACE, Workspace
+    from autograder.release import ensure_registered
+
+    ensure_registered(COURSE, Workspace(DEFAULT_WORKSPACE), COURSE.assignments())  # the formgrader lists these
+    home = tmp_path_factory.mktemp("lab")
+    # Render every cell (no virtual scrolling), so outputs can be read from the page.
+    for plugin, settings in {"@jupyterlab/notebook-extension/tracker": '{"windowingMode": "none"}'}.items():
+        path = home / "settings" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(settings)
+    port, token = _free_port(), secrets.token_hex(16)
+    args = (f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} "
+            f"--LabApp.user_settings_dir={home / 'settings'} --LabApp.workspaces_dir={home / 'workspaces'}"
+            + (" --allow-root" if os.geteuid() == 0 else ""))
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
+    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=COURSE.root, env=env,
+                            stdout=open(home / "lab.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"make lab exited: {(home / 'lab.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+    else:
+        pytest.fail("JupyterLab did not start within 120 s")
+    yield base, token
+    os.killpg(proc.pid, 15)
+    proc.wait(timeout=30)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):  # noqa: ANN201
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=FLAGS, viewport={"width": 1400, "height": 1000})
+        yield context
+        context.close()
+
+
+IDLE = "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')"
+NOT_BUSY = ("() => !Array.from(document.querySelectorAll('.jp-InputPrompt'))"
+            ".some(p => p.textContent.includes('[*]'))")
+
+
+def _open(browser, lab, path: str):  # noqa: ANN001, ANN202
+    base, token = lab
+    page = browser.new_page()
+    page.goto(f"{base}/lab/tree/{path}?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_function(IDLE, timeout=90_000)
+    return page
+
+
+def _menu(page, top: str, item: str) -> None:  # noqa: ANN001
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{top}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
+
+
+def _wait_idle(page) -> None:  # noqa: ANN001
+    page.wait_for_timeout(700)
+    page.wait_for_function(NOT_BUSY, timeout=240_000)
+    page.wait_for_function(IDLE, timeout=120_000)
+
+
+def _run_every_cell(page) -> None:  # noqa: ANN001
+    """Run all cells; JupyterLab stops at an error, so continue below each failing cell."""
+    _menu(page, "Run", "Run All Cells")
+    for _ in range(40):
+        _wait_idle(page)
+        pending = page.locator(".jp-CodeCell .jp-InputPrompt", has_text="[ ]:")
+        if pending.count() == 0:
+            return
+        pending.first.click()
+        _menu(page, "Run", "Run Selected Cell and All Below")
+    raise AssertionError("cells were still unexecuted after 40 attempts")
+
+
+def _error_texts(page) -> list[str]:  # noqa: ANN001
+    return page.eval_on_selector_all(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+        "nodes => nodes.map(n => n.textContent)")
+
+
+def test_the_student_notebook_runs_with_only_not_implemented_errors(browser, lab, shots) -> None:
+    page = _open(browser, lab, f"course/{NB01}/{NB01}.ipynb")
+    _run_every_cell(page)
+    errors = _error_texts(page)
+    assert errors, "the untouched release must show its NotImplementedError stubs"
+    unexpected = [e for e in errors if "NotImplementedError" not in e and "[not-implemented]" not in e]
+    assert not unexpected, unexpected
+    page.screenshot(path=str(shots / "student-notebook.png"))
+    page.close()
+
+
+def test_the_widget_explorer_renders_and_the_keyboard_moves_it(browser, lab, shots) -> None:
+    page = _open(browser, lab, f"solutions/{NB01}/{NB01}.ipynb")
+    _menu(page, "Run", "Run All Cells")
+    _wait_idle(page)
+    assert not _error_texts(page)
+    summary = page.locator(".widget-html", has_text="output size").first
+    summary.wait_for(timeout=60_000)
+    before = summary.inner_text()
+    handle = page.locator(".widget-slider", has_text="kernel").first.locator(".noUi-handle[role=slider]")
+    value = handle.get_attribute("aria-valuenow")
+    handle.focus()  # keyboard only: Tab lands here, the arrow keys move it
+    handle.press("ArrowRight")
+    page.wait_for_function("([el, v]) => el.getAttribute('aria-valuenow') !== v", arg=[handle.element_handle(), value],
+                           timeout=30_000)
+    page.wait_for_function("t => !Array.from(document.querySelectorAll('.widget-html'))"
+                           ".some(n => n.textContent === t)", arg=before, timeout=30_000)
+    assert summary.inner_text() != before, "moving the kernel slider must change the output size"
+    summary.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "widget-explorer.png"))
+    page.close()
+
+
+def test_the_validate_button_reports_its_result(browser, lab, shots) -> None:
+    results = {}
+    for folder in ("course", "solutions"):
+        page = _open(browser, lab, f"{folder}/{NB01}/{NB01}.ipynb")
+        page.locator(".jp-Toolbar").get_by_text("Validate", exact=True).first.click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.wait_for(timeout=240_000)
+        page.wait_for_function("() => /passes|FAILED|failed|error/i.test("
+                               "document.querySelector('.jp-Dialog-body')?.textContent || '')", timeout=240_000)
+        results[folder] = dialog.inner_text()
+        if folder == "course":
+            page.screenshot(path=str(shots / "validate.png"))
+        page.close()
+    assert "The following cell failed" in results["course"] and "[not-implemented]" in results["course"], (
+        results["course"][:400])
+    assert "Success! Your notebook passes all the tests." in results["solutions"], results["solutions"][:400]
+
+
+def test_the_formgrader_lists_the_course_assignments(browser, lab, shots) -> None:
+    base, token = lab
+    page = browser.new_page()
+    page.goto(f"{base}/formgrader?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector("text=01_conv_arithmetic", timeout=90_000)
+    body = page.inner_text("body")
+    for assignment in COURSE.assignments():
+        assert assignment in body, f"{assignment} is not listed"
+    page.screenshot(path=str(shots / "formgrader.png"))
+    page.close()
