@@ -65,6 +65,7 @@ class GuardedExecute(Execute):
         self._tampered = ""
         self._output_used: dict[int, int] = {}
         self._deadline_hit = threading.Event()
+        self._timed_out = False
         done = threading.Event()
         watchdog = threading.Thread(target=self._watch, args=(done,), daemon=True)
         watchdog.start()
@@ -76,8 +77,12 @@ class GuardedExecute(Execute):
         except Exception as exc:  # kernel failed to start, or nbclient gave up on it
             status = NOTEBOOK_TIMEOUT if self._deadline_hit.is_set() else (
                 KERNEL_UNRESPONSIVE if isinstance(exc, CellTimeoutError) else KERNEL_DIED)
-            reason = (_FATAL_TEXT[status] + " (it ignored the interrupt sent at the per-cell time limit)"
-                      if status == KERNEL_UNRESPONSIVE else f"{type(exc).__name__}: {str(exc).strip()[:200]}")
+            if status != KERNEL_UNRESPONSIVE:
+                reason = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+            elif self._timed_out:
+                reason = _FATAL_TEXT[status] + " (it ignored the interrupt sent at the per-cell time limit)"
+            else:
+                reason = _FATAL_TEXT[status] + f" (its output did not finish within {self.drain_timeout} s)"
         finally:
             done.set()
         if status != "ok":
@@ -125,6 +130,7 @@ class GuardedExecute(Execute):
 
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None):  # noqa: ANN202
         # After the interrupt, a kernel that does not go idle soon is declared unresponsive.
+        self._timed_out = True
         self.iopub_timeout = self.interrupt_grace
         return await super()._async_handle_timeout(timeout, cell)
 

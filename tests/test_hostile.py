@@ -61,7 +61,7 @@ def corpus(tmp_path_factory):  # noqa: ANN201
     shutil.copy(EXAMPLES / "submissions" / "student-full" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", honest)
     subs, rejected = collect(subs_dir, COURSE)
     run = grade(COURSE, ws, subs, backend=LocalBackend(2), progress=False,
-                limits=Limits(cell_timeout_s=25, notebook_timeout_s=90))
+                limits=Limits(cell_timeout_s=60, notebook_timeout_s=150))
     run.rejected = rejected
     yield GradedClass(ws, run), listener
     listener.sock.close()
@@ -121,3 +121,10 @@ def test_a_print_flood_does_not_bloat_the_graded_notebook(corpus) -> None:
     text = outputs_text(next(c for c in graded.notebook("print-flood", ASSIGNMENT).cells
                              if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "conv_output_size"))
     assert "[output-limit]" in text
+
+
+def test_the_readme_table_lists_the_corpus() -> None:
+    from hostile_corpus import markdown_table, readme_section
+
+    assert readme_section((COURSE.root / "README.md").read_text()) == markdown_table(), (
+        "run `.venv/bin/python tests/hostile_corpus.py` to refresh the README's table")

@@ -1,0 +1,58 @@
+"""Setup and packaging: one dependency list, an idempotent `make setup`, a pinned kernel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.course import KERNEL_NAME, REPO_ROOT
+
+
+def test_environment_yml_installs_the_project_instead_of_repeating_the_list() -> None:
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip == ["-e ."]
+    conda_names = {d.split("=")[0] for d in env["dependencies"] if isinstance(d, str)}
+    assert conda_names == {"python", "pip"}
+
+
+def test_the_one_dependency_list_pins_what_the_course_needs() -> None:
+    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pinned = {d.split("==")[0].split(">=")[0].split("[")[0]: d for d in deps}
+    assert pinned["torch"] == "torch==2.14.1" and pinned["torchvision"] == "torchvision==0.29.1"
+    assert pinned["nbgrader"] == "nbgrader==0.9.6"
+    assert pinned["jupyterlab"] == "jupyterlab>=4.4,<5" and pinned["ipywidgets"] == "ipywidgets>=8,<9"
+    for name in ("matplotlib", "tqdm", "pytest", "hypothesis"):
+        assert name in pinned
+
+
+def test_the_course_kernel_runs_this_environment() -> None:
+    spec = json.loads((Path(sys.prefix) / "share/jupyter/kernels" / KERNEL_NAME / "kernel.json").read_text())
+    assert spec["argv"][0] == sys.executable
+
+
+def test_make_setup_is_idempotent_and_quick_the_second_time() -> None:
+    start = time.perf_counter()
+    result = subprocess.run(["make", "-s", "setup"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.perf_counter() - start < 30
+
+
+@pytest.mark.parametrize("target", ["demo", "test", "release", "validate", "lab", "grade", "grade-me", "bench"])
+def test_every_documented_target_exists(target: str) -> None:
+    result = subprocess.run(["make", "-n", target], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert ".venv/bin" in result.stdout or "setup" in result.stdout
+
+
+def test_ruff_is_clean() -> None:
+    result = subprocess.run([str(Path(sys.executable).parent / "ruff"), "check", "cnnlab", "autograder", "tests",
+                             "bench", "tools"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
