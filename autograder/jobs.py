@@ -76,7 +76,8 @@ def run_job(job: dict, scratch: str | None = None) -> dict:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(workdir)],
                                     cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=_die_with_parent,
+                                    env={**os.environ, "AUTOGRADER_PARENT_PID": str(os.getpid())})
             try:
                 proc.wait(timeout=limits.notebook_timeout_s + 120)
             except subprocess.TimeoutExpired:
@@ -93,6 +94,20 @@ def run_job(job: dict, scratch: str | None = None) -> dict:
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+try:
+    import ctypes
+
+    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # not Linux/glibc: workers then outlive a killed grader until their own limits
+    _LIBC = None
+
+
+def _die_with_parent() -> None:
+    """In the worker, between fork and exec: SIGKILL it if the grader dies (PR_SET_PDEATHSIG)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, 9)
 
 
 def remove_stale_job_dirs(scratch: str | None = None) -> None:

@@ -45,7 +45,8 @@ def _markers(ws: Path) -> list[Path]:
     return list(ws.glob(f"autograded/*/{NB01}/.grading.json"))
 
 
-def _worker_pids() -> list[int]:
+def _worker_pids(grader_pid: int | None = None) -> list[int]:
+    """Worker processes (of one grader process, if given: their job dirs are /tmp/g<pid>-*)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -53,7 +54,8 @@ def _worker_pids() -> list[int]:
                 cmd = (proc / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if b"autograder.worker" in cmd:
+            if b"autograder.worker" in cmd and (grader_pid is None or any(
+                    f"/g{grader_pid}-".encode() in part for part in cmd)):
                 pids.append(int(proc.name))
     return pids
 
@@ -74,7 +76,7 @@ def test_a_run_killed_mid_class_resumes_and_grades_each_submission_once(tmp_path
     done_before = {p.parent.parent.name for p in _markers(ws)}
     assert 2 <= len(done_before) < 6
     time.sleep(1)
-    assert not _worker_pids(), "workers must die with the grader"
+    assert not _worker_pids(proc.pid), "workers must die with the grader"
 
     again = subprocess.run(cmd, cwd=COURSE.root, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -98,7 +100,7 @@ def test_a_worker_that_dies_costs_only_a_retry(tmp_path) -> None:
     def kill_first_worker() -> None:
         deadline = time.monotonic() + 300
         while not killed and time.monotonic() < deadline:
-            pids = _worker_pids()
+            pids = _worker_pids(os.getpid())
             if pids:
                 time.sleep(2)  # let it get going
                 os.kill(pids[0], signal.SIGKILL)
@@ -125,7 +127,7 @@ def test_a_lost_dask_worker_costs_only_a_retry(tmp_path) -> None:
         def kill_a_dask_worker() -> None:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
-                if _worker_pids():
+                if _worker_pids(victim):
                     time.sleep(2)
                     os.kill(victim, signal.SIGKILL)
                     return
