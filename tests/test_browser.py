@@ -25,6 +25,13 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dis
 NB01 = "01_conv_arithmetic"
 
 
+def _digests() -> dict[str, str]:
+    import hashlib
+
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in ("course", "solutions") for p in (COURSE.root / folder).rglob("*.ipynb")}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,6 +57,10 @@ def lab(tmp_path_factory):  # noqa: ANN201
 
     ensure_registered(COURSE, Workspace(DEFAULT_WORKSPACE), COURSE.assignments())  # the formgrader lists these
     home = tmp_path_factory.mktemp("lab")
+    # JupyterLab saves what it runs: work on copies, never on the repository's notebooks.
+    notebooks = home / "notebooks"
+    for folder in ("course", "solutions"):
+        shutil.copytree(COURSE.root / folder / NB01, notebooks / folder / NB01)
     # Render every cell (no virtual scrolling), so outputs can be read from the page.
     for plugin, settings in {"@jupyterlab/notebook-extension/tracker": '{"windowingMode": "none"}'}.items():
         path = home / "settings" / f"{plugin}.jupyterlab-settings"
@@ -57,6 +68,7 @@ def lab(tmp_path_factory):  # noqa: ANN201
         path.write_text(settings)
     port, token = _free_port(), secrets.token_hex(16)
     args = (f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} "
+            f"--notebook-dir={notebooks} "
             f"--LabApp.user_settings_dir={home / 'settings'} --LabApp.workspaces_dir={home / 'workspaces'}"
             + (" --allow-root" if os.geteuid() == 0 else ""))
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
@@ -74,9 +86,11 @@ def lab(tmp_path_factory):  # noqa: ANN201
             time.sleep(0.5)
     else:
         pytest.fail("JupyterLab did not start within 120 s")
+    before = _digests()
     yield base, token
     os.killpg(proc.pid, 15)
     proc.wait(timeout=30)
+    assert _digests() == before, "the browser session changed notebooks in the repository"
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -173,7 +187,7 @@ def test_the_validate_button_reports_its_result(browser, lab, shots) -> None:
     results = {}
     for folder in ("course", "solutions"):
         page = _open(browser, lab, f"{folder}/{NB01}/{NB01}.ipynb")
-        page.locator(".jp-Toolbar").get_by_text("Validate", exact=True).first.click()
+        page.locator(".jp-NotebookPanel-toolbar >> text=Validate >> visible=true").first.click()
         dialog = page.locator(".jp-Dialog")
         dialog.wait_for(timeout=240_000)
         page.wait_for_function("() => /passes|FAILED|failed|error/i.test("
