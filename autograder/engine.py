@@ -7,6 +7,7 @@ of subprocesses or on a Dask cluster (:mod:`autograder.backends`).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -78,6 +79,12 @@ def grade(course: Course, workspace: Workspace, submissions: Iterable[Submission
                 on_outcome(outcome)
 
     backend = backend or LocalBackend()
+    if isinstance(backend, LocalBackend):
+        # N kernels share this machine's cores: no oversubscribed, spin-waiting OpenMP threads.
+        threads = str(max(1, (os.cpu_count() or 1) // backend.workers))
+        for _, job in jobs.values():
+            job.env.setdefault("OMP_NUM_THREADS", threads)
+            job.env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     bar = _progress(len(jobs), progress)
     attempts = {key: 0 for key in jobs}
     pending = [job.to_dict() for _, job in jobs.values()]

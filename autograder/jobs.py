@@ -22,7 +22,8 @@ from autograder.limits import Limits
 
 WORKER_CRASHED = "worker-crashed"
 # Environment passed through to the kernel.
-PASSED_ENV = ("COURSE_DATA_DIR", "COURSE_DEVICE", "COURSE_SEED", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")
+PASSED_ENV = ("COURSE_DATA_DIR", "COURSE_DEVICE", "COURSE_SEED", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
+              "OMP_WAIT_POLICY")
 
 
 @dataclass

@@ -62,7 +62,8 @@ def format_rows(assignment: str, rows: list[tuple[str, float, float, str]]) -> s
     lines = [f"{assignment}: {total:g}/{most:g}"]
     for name, score, max_score, note in rows:
         mark = "✓" if score == max_score else "✗"
-        lines.append(f"  {mark} {name.removeprefix('test_'):<28} {score:g}/{max_score:g}" + (f"  {note}" if note else ""))
+        line = f"  {mark} {name.removeprefix('test_'):<28} {score:g}/{max_score:g}"
+        lines.append(line + (f"  {note}" if note else ""))
     return "\n".join(lines)
 
 

@@ -29,7 +29,8 @@ def main() -> None:
                      median_time(lambda: F.conv2d(x, w, b, padding=1), 5)))
     ours = sorted(r[0] for r in rows)[1]
     ref = sorted(r[1] for r in rows)[1]
-    print(f"conv2d_unfold vs F.conv2d on x{tuple(x.shape)} w{tuple(w.shape)} padding 1, {torch.get_num_threads()} threads")
+    print(f"conv2d_unfold vs F.conv2d on x{tuple(x.shape)} w{tuple(w.shape)} padding 1, "
+          f"{torch.get_num_threads()} threads")
     print(f"  conv2d_unfold {ours * 1e3:8.1f} ms")
     print(f"  F.conv2d      {ref * 1e3:8.1f} ms")
     print(f"  ratio         {ours / ref:8.2f}x  (unfold / F.conv2d)")

@@ -120,13 +120,12 @@ class Exercise:
                 self.name, dx.RAISED, f"raised {type(exc).__name__}: {exc}",
                 f"on {case.describe(self.name)}\n{_student_frame(exc)}", visible=visible,
             ) from None
-        if self.pure:
-            if not (unchanged(c.args, case.args) and unchanged(c.kwargs, case.kwargs)):
-                raise dx.CheckFailed(
-                    self.name, dx.MUTATED_INPUT,
-                    "changed its input in place; work on a copy (or out-of-place ops)",
-                    f"on {case.describe(self.name)}", visible=visible,
-                )
+        if self.pure and not (unchanged(c.args, case.args) and unchanged(c.kwargs, case.kwargs)):
+            raise dx.CheckFailed(
+                self.name, dx.MUTATED_INPUT,
+                "changed its input in place; work on a copy (or out-of-place ops)",
+                f"on {case.describe(self.name)}", visible=visible,
+            )
         return got
 
     def expect_raises(self, fn: Callable[..., Any], case: Case, *, visible: bool = True) -> None:

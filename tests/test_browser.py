@@ -72,8 +72,9 @@ def lab(tmp_path_factory):  # noqa: ANN201
             f"--LabApp.user_settings_dir={home / 'settings'} --LabApp.workspaces_dir={home / 'workspaces'}"
             + (" --allow-root" if os.geteuid() == 0 else ""))
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
-    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=COURSE.root, env=env,
-                            stdout=open(home / "lab.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    with open(home / "lab.log", "wb") as log:
+        proc = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=COURSE.root, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
