@@ -204,7 +204,7 @@ def plot_histograms(samples: dict[str, torch.Tensor], *, title: str, xlabel: str
         fig = ax.figure
     for label, values in samples.items():
         data = values.detach().float().flatten().cpu().numpy()
-        ax.hist(data, bins=bins, density=True, alpha=0.5, label=label)
+        ax.hist(data, bins=bins, density=True, alpha=0.45, histtype="stepfilled", label=label)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")

@@ -81,9 +81,7 @@ def layer_geometry(layer: nn.Module) -> LayerGeometry | None:
     Any other module (ReLU, BatchNorm2d, Dropout, Identity...) is treated as acting pixel by pixel.
     """
     if isinstance(layer, nn.Conv2d):
-        return LayerGeometry(
-            _pair(layer.kernel_size), _pair(layer.stride), _pair(layer.padding), _pair(layer.dilation)
-        )
+        return LayerGeometry(_pair(layer.kernel_size), _pair(layer.stride), _pair(layer.padding), _pair(layer.dilation))
     if isinstance(layer, nn.MaxPool2d):
         stride = layer.stride if layer.stride is not None else layer.kernel_size
         return LayerGeometry(
@@ -106,8 +104,14 @@ def geometries(layers: nn.Module | Iterable[nn.Module]) -> list[LayerGeometry]:
     return [g for g in (layer_geometry(m) for m in flatten_layers(layers)) if g is not None]
 
 
+# How often the reference recurrence has run: a check compares it before and after a student's
+# call, to tell a student's own recurrence from a call into this one.
+REFERENCE_CALLS = [0]
+
+
 def receptive_field_reference(layers: nn.Module | Iterable[nn.Module]) -> ReceptiveField:
     """Size, jump and start of the receptive field of a stack of layers (the standard recurrence)."""
+    REFERENCE_CALLS[0] += 1
     size, jump, start = [1, 1], [1, 1], [0, 0]
     for g in geometries(layers):
         for a in range(2):
@@ -158,9 +162,7 @@ def reachable_indices(
     out_size = sizes[-1]
     for a in range(2):
         if not 0 <= out_index[a] < out_size[a]:
-            raise IndexError(
-                f"output index {tuple(out_index)} is outside the {out_size[0]}x{out_size[1]} output"
-            )
+            raise IndexError(f"output index {tuple(out_index)} is outside the {out_size[0]}x{out_size[1]} output")
     result = []
     for a in range(2):
         positions = {int(out_index[a])}

@@ -37,9 +37,7 @@ def _is_float(case: Case, got: Any, expected: Any) -> bool:
 
 
 # ------------------------------------------------------------------- conv2d_param_count
-def _params_variant(
-    *, group_rule: str = "right", bias_rule: str = "right", square: bool = False
-) -> Callable[..., int]:
+def _params_variant(*, group_rule: str = "right", bias_rule: str = "right", square: bool = False) -> Callable[..., int]:
     """The parameter formula with one rule turned wrong."""
 
     def variant(in_channels, out_channels, kernel_size, groups=1, bias=True):  # noqa: ANN001, ANN202
@@ -57,9 +55,7 @@ def _params_variant(
 
 
 PARAM_MISCONCEPTIONS = (
-    Misconception(
-        "float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float
-    ),
+    Misconception("float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float),
     Misconception(
         "groups-ignored",
         "groups were ignored: each kernel covers only C_in/groups input channels, "
@@ -68,8 +64,7 @@ PARAM_MISCONCEPTIONS = (
     ),
     Misconception(
         "one-group-only",
-        "that is one group's weight: there are `groups` groups, each with "
-        "C_out/groups kernels of C_in/groups channels",
+        "that is one group's weight: there are `groups` groups, each with C_out/groups kernels of C_in/groups channels",
         variant=_params_variant(group_rule="one-group"),
     ),
     Misconception(
@@ -104,9 +99,7 @@ def _params_visible() -> list[Case]:
         Case((32, 32, 3), {"groups": 32, "bias": False}, note="a depthwise convolution"),
         Case((3, 64, (7, 7)), {"bias": False}, note="a ResNet stem (bias=False: BatchNorm follows)"),
         Case((16, 8, (3, 1)), {"groups": 2}, note="a rectangular kernel"),
-        Case(
-            (6, 4, 3), {"groups": 4}, note="6 input channels cannot be split into 4 groups", raises=ValueError
-        ),
+        Case((6, 4, 3), {"groups": 4}, note="6 input channels cannot be split into 4 groups", raises=ValueError),
     ]
 
 
@@ -162,9 +155,7 @@ def _macs_variant(
 
 
 MACS_MISCONCEPTIONS = (
-    Misconception(
-        "float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float
-    ),
+    Misconception("float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float),
     Misconception(
         "flops-not-macs",
         "that is the FLOP count (2 per MAC): one MAC is one multiply AND its add",
@@ -238,9 +229,7 @@ def _counted_tensors(model, trainable_only=False):  # noqa: ANN001, ANN202
 
 def _shared_twice(model, trainable_only=False):  # noqa: ANN001, ANN202
     return sum(
-        p.numel()
-        for _, p in model.named_parameters(remove_duplicate=False)
-        if p.requires_grad or not trainable_only
+        p.numel() for _, p in model.named_parameters(remove_duplicate=False) if p.requires_grad or not trainable_only
     )
 
 
@@ -347,9 +336,7 @@ def _per_image(model, input_shape):  # noqa: ANN001, ANN202
 
 
 COUNT_MACS_MISCONCEPTIONS = (
-    Misconception(
-        "float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float
-    ),
+    Misconception("float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float),
     Misconception(
         "flops-not-macs",
         "that is FlopCounterMode's FLOP count: one MAC is one multiply AND its add, so MACs = FLOPs / 2",
@@ -419,8 +406,7 @@ def _verify_count_macs(exercise: Exercise, fn: Callable[..., Any], case: Case, v
             raise CheckFailed(
                 exercise.name,
                 dx.USED_BUILTIN,
-                "calls the course library's own counter; this "
-                "exercise asks you to count with your own forward hooks",
+                "calls the course library's own counter; this exercise asks you to count with your own forward hooks",
                 where,
                 visible=visible,
             )
@@ -429,11 +415,7 @@ def _verify_count_macs(exercise: Exercise, fn: Callable[..., Any], case: Case, v
             for name, m in model.named_modules()
             if m._forward_hooks or m._forward_pre_hooks
         ]
-        if (
-            left
-            or torch.nn.modules.module._global_forward_hooks
-            or torch.nn.modules.module._global_forward_pre_hooks
-        ):
+        if left or torch.nn.modules.module._global_forward_hooks or torch.nn.modules.module._global_forward_pre_hooks:
             raise CheckFailed(
                 exercise.name,
                 "hooks-left-behind",
@@ -451,10 +433,8 @@ def _count_macs_visible() -> list[Case]:
     return [
         Case((SeedMNISTNet(), (1, 1, 28, 28)), note="seed 004's MNIST network, one image: 480,500 MACs"),
         Case((SeedMNISTNet(), (4, 1, 28, 28)), note="the same network, a batch of 4"),
-        Case(
-            (nn.Sequential(nn.Conv2d(8, 16, 3, groups=4, bias=False)), (1, 8, 10, 10)), note="a grouped conv"
-        ),
-        Case((nn.Sequential(nn.Conv1d(16, 33, 3, stride=2)), (20, 16, 50)), note="seed 003's Conv1d example"),
+        Case((nn.Sequential(nn.Conv2d(8, 16, 3, groups=4, bias=False)), (1, 8, 10, 10)), note="a grouped conv"),
+        Case((nn.Sequential(nn.Conv1d(16, 33, 3, stride=2)), (20, 16, 50)), note="seed 004's Conv1d example"),
         Case(
             (nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool3d(2)), (1, 2, 4, 6, 6)),
             note="a Conv3d; pooling and ReLU cost nothing",
@@ -467,7 +447,17 @@ def _count_macs_visible() -> list[Case]:
             (nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 5)), (2, 7, 20)),
             note="Linear layers on a (N, L, features) input",
         ),
+        Case(
+            (_resnet_stem().to("meta"), (1, 3, 224, 224)),
+            note="a ResNet stem on the meta device (shapes only): create the input on the model's device",
+        ),
     ]
+
+
+def _resnet_stem() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+    )
 
 
 register(
@@ -514,11 +504,15 @@ def _conv_block(
     return layer, cout, new
 
 
-def random_counting_model(r: RandomInputs, *, probe: bool = True) -> tuple[nn.Module, tuple[int, ...], str]:
+def random_counting_model(
+    r: RandomInputs, *, probe: bool = True, meta: float = 0.0
+) -> tuple[nn.Module, tuple[int, ...], str]:
     """A random model for counting, its input shape, and a short description.
 
     Mixes Conv1d/2d/3d, ConvTranspose2d (groups, stride, padding, dilation, output_padding), Linear on
     2-d and 3-d inputs, pixel-wise layers and pooling, a layer used twice, and a :class:`Probe`.
+    The model is on the grading device, or with probability ``meta`` on PyTorch's meta device
+    (shapes only: counting costs no arithmetic there).
     """
     rng = r.rng
     kind = rng.choice(["conv1d", "conv2d", "conv2d", "conv3d", "transposed", "linear", "mnist"])
@@ -562,16 +556,16 @@ def random_counting_model(r: RandomInputs, *, probe: bool = True) -> tuple[nn.Mo
         layers.insert(rng.randint(0, len(layers)), Probe())
     model = nn.Sequential(*layers)
     for m in model.modules():
-        if rng.random() < 0.15 and isinstance(
-            m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear)
-        ):
+        if rng.random() < 0.15 and isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear)):
             m.requires_grad_(False)
+    if rng.random() < meta:
+        return model.to("meta"), shape, f"{kind} model on the meta device"
     return model.to(r.device), shape, f"{kind} model"
 
 
-def count_macs_case(r: RandomInputs) -> Case:
-    """A random model and input shape for ``count_macs``."""
-    model, shape, note = random_counting_model(r)
+def count_macs_case(r: RandomInputs, *, meta: float = 0.0) -> Case:
+    """A random model and input shape for ``count_macs`` (on the meta device with probability ``meta``)."""
+    model, shape, note = random_counting_model(r, meta=meta)
     return Case((model, shape), note=note)
 
 
@@ -588,14 +582,10 @@ def separable_ratio_reference(in_channels: int, out_channels: int, kernel_size: 
     return (k2 + out_channels) / (k2 * out_channels)
 
 
-def depthwise_separable_reference(
-    in_channels: int, out_channels: int, kernel_size: int
-) -> tuple[nn.Module, float]:
+def depthwise_separable_reference(in_channels: int, out_channels: int, kernel_size: int) -> tuple[nn.Module, float]:
     """The module the contract describes, and the cost ratio."""
     module = nn.Sequential(
-        nn.Conv2d(
-            in_channels, in_channels, kernel_size, padding=kernel_size // 2, groups=in_channels, bias=False
-        ),
+        nn.Conv2d(in_channels, in_channels, kernel_size, padding=kernel_size // 2, groups=in_channels, bias=False),
         nn.Conv2d(in_channels, out_channels, 1, bias=False),
     )
     return module, separable_ratio_reference(in_channels, out_channels, kernel_size)
@@ -699,8 +689,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             "bias-not-disabled",
-            "both convolutions use bias=False (BatchNorm usually "
-            "follows each one, and the ratio counts weights only)",
+            "both convolutions use bias=False (BatchNorm usually follows each one, and the ratio counts weights only)",
             where,
             visible,
         )
@@ -712,15 +701,12 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         with torch.no_grad():
             y = module(x)
     except Exception as exc:  # noqa: BLE001
-        raise _fail(
-            exercise, dx.RAISED, f"the module raised {type(exc).__name__}: {exc}", where, visible
-        ) from None
+        raise _fail(exercise, dx.RAISED, f"the module raised {type(exc).__name__}: {exc}", where, visible) from None
     if not isinstance(y, torch.Tensor) or tuple(y.shape) != (2, cout, k + 3, k + 5):
         raise _fail(
             exercise,
             "same-padding-missing",
-            "pad the depthwise convolution by kernel_size // 2 so the "
-            "output keeps the input's height and width",
+            "pad the depthwise convolution by kernel_size // 2 so the output keeps the input's height and width",
             where,
             visible,
             f"input (2, {cin}, {k + 3}, {k + 5}) gave {describe_value(y)}"
@@ -747,9 +733,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         lambda a, b: difference(a, b, Tolerance(1e-6, 1e-9)) is None,
     )
     tag, hint = (found.tag, found.hint) if found else (dx.WRONG_VALUE, "wrong cost ratio")
-    raise _fail(
-        exercise, tag, hint, where, visible, f"ratio: expected {expected:.6g}, got {describe_value(ratio)}"
-    )
+    raise _fail(exercise, tag, hint, where, visible, f"ratio: expected {expected:.6g}, got {describe_value(ratio)}")
 
 
 def _separable_visible() -> list[Case]:

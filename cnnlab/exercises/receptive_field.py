@@ -16,6 +16,7 @@ from cnnlab.diagnosis import CheckFailed, Misconception
 from cnnlab.exercise import Case, Exercise, register
 from cnnlab.probes import Probe, probes_in
 from cnnlab.receptive import (
+    REFERENCE_CALLS,
     ReceptiveField,
     describe_layers,
     field_box,
@@ -43,9 +44,7 @@ def _rf_variant(
     """The recurrence with one knob turned wrong, as a student might write it."""
 
     def k_eff(k: int, d: int) -> int:
-        return {"dilated": d * (k - 1) + 1, "plain": k, "d-times-k": d * k, "gaps": (d + 1) * (k - 1) + 1}[
-            span
-        ]
+        return {"dilated": d * (k - 1) + 1, "plain": k, "d-times-k": d * k, "gaps": (d + 1) * (k - 1) + 1}[span]
 
     def variant(layers):  # noqa: ANN001, ANN202
         mods = (
@@ -91,8 +90,7 @@ def _not_per_axis(case: Case, got: Any, expected: Any) -> bool:
 RF_MISCONCEPTIONS = (
     Misconception(
         "not-per-axis",
-        "return one pair per quantity, (rows, columns): "
-        "ReceptiveField(size=(rh, rw), jump=(jh, jw), start=(sh, sw))",
+        "return one pair per quantity, (rows, columns): ReceptiveField(size=(rh, rw), jump=(jh, jw), start=(sh, sw))",
         detect=_not_per_axis,
     ),
     Misconception(
@@ -108,8 +106,7 @@ RF_MISCONCEPTIONS = (
     ),
     Misconception(
         "jump-after-layer",
-        "the field grows by (k_eff-1) times the jump of the layer's INPUT "
-        "(j_in), not the jump after its own stride",
+        "the field grows by (k_eff-1) times the jump of the layer's INPUT (j_in), not the jump after its own stride",
         variant=_rf_variant(jump="after"),
     ),
     Misconception(
@@ -124,14 +121,12 @@ RF_MISCONCEPTIONS = (
     ),
     Misconception(
         "dilation-counts-gaps",
-        "dilation d puts d-1 gaps between taps (d=1 is an ordinary "
-        "kernel), so k_eff = d*(k-1)+1, not (d+1)*(k-1)+1",
+        "dilation d puts d-1 gaps between taps (d=1 is an ordinary kernel), so k_eff = d*(k-1)+1, not (d+1)*(k-1)+1",
         variant=_rf_variant(span="gaps"),
     ),
     Misconception(
         "padding-grows-field",
-        "padding does not enlarge the receptive field: it adds no "
-        "input pixels, it only moves where the field starts",
+        "padding does not enlarge the receptive field: it adds no input pixels, it only moves where the field starts",
         variant=_rf_variant(padding_grows=True),
     ),
     Misconception(
@@ -148,14 +143,12 @@ RF_MISCONCEPTIONS = (
     ),
     Misconception(
         "start-is-center",
-        "start is the FIRST input pixel of output pixel 0's field, not its "
-        "centre (centre = start + (size-1)/2)",
+        "start is the FIRST input pixel of output pixel 0's field, not its centre (centre = start + (size-1)/2)",
         detect=_start_is_center,
     ),
     Misconception(
         "pooling-ignored",
-        "pooling layers have a kernel and a stride too: they grow the field "
-        "and multiply the jump like a convolution",
+        "pooling layers have a kernel and a stride too: they grow the field and multiply the jump like a convolution",
         variant=_rf_variant(pooling=False),
     ),
     Misconception(
@@ -209,6 +202,37 @@ def _rf_visible() -> list[Case]:
     ]
 
 
+def _verify_rf(exercise: Exercise, fn: Callable[..., Any], case: Case, visible: bool) -> None:
+    """Compare with the recurrence; a failure names the quantity (size, jump or start) that is wrong."""
+    calls = REFERENCE_CALLS[0]
+    got = exercise.call_student(fn, case, visible=visible)
+    if REFERENCE_CALLS[0] != calls:
+        raise CheckFailed(
+            exercise.name,
+            dx.USED_BUILTIN,
+            "calls the course library's own recurrence; this exercise asks you to write it yourself",
+            f"on {case.describe(exercise.name)}",
+            visible=visible,
+        )
+    expected = case.call(exercise.reference)
+    diff = difference(got, expected, EXACT)
+    if diff is None:
+        return
+    tag, explanation = diff
+    found = dx.find_misconception(case, got, expected, RF_MISCONCEPTIONS, lambda a, b: difference(a, b, EXACT) is None)
+    hint = "wrong type: return ReceptiveField(size, jump, start)" if tag == dx.WRONG_TYPE else "wrong values"
+    if found is not None:
+        tag, hint = found.tag, found.hint
+    if isinstance(got, tuple) and len(got) == 3:
+        explanation = "; ".join(
+            f"{field} (rows, columns): expected {want}, got {describe_value(have)}"
+            for field, want, have in zip(ReceptiveField._fields, expected, got, strict=True)
+            if difference(have, want, EXACT) is not None
+        )
+    where = f"on {case.describe(exercise.name)}" + (f"  ({case.note})" if case.note else "")
+    raise CheckFailed(exercise.name, tag, hint, f"{where}\n{explanation}", visible=visible)
+
+
 register(
     Exercise(
         name="receptive_field",
@@ -217,6 +241,7 @@ register(
         visible=_rf_visible,
         misconceptions=RF_MISCONCEPTIONS,
         tolerance=EXACT,
+        verify=_verify_rf,
         pure=False,
     )
 )
@@ -231,10 +256,12 @@ def random_stack(
     nest: bool = True,
     size: tuple[int, int] | None = None,
     channels: int = 1,
+    device: str | None = None,
 ) -> list[nn.Module]:
     """A random stack of Conv2d / pooling / pixel-wise layers (per-axis settings; some nesting).
 
-    With ``size`` given, every layer keeps at least one output pixel on that input size.
+    With ``size`` given, every layer keeps at least one output pixel on that input size. ``device``
+    is where the convolutions and BatchNorms are built ("meta" when only the geometry matters).
     """
     rng = r.rng
     layers: list[nn.Module] = []
@@ -243,7 +270,7 @@ def random_stack(
         kind = rng.choice(["conv", "conv", "conv"] + (["pool"] if pooling else []) + ["pointwise"])
         if kind == "pointwise":
             cls = rng.choice(pointwise)
-            layers.append(cls(channels) if cls is nn.BatchNorm2d else cls())
+            layers.append(cls(channels, device=device) if cls is nn.BatchNorm2d else cls())
             continue
         per_axis = rng.random() < 0.3
         pick = (
@@ -254,7 +281,7 @@ def random_stack(
         if kind == "conv":
             k, s, d = pick(1, 5), pick(1, 3), pick(1, 3)
             p = tuple(rng.randint(0, k[a] // 2 * d[a] + 1) for a in range(2))
-            layer = nn.Conv2d(channels, channels, k, stride=s, padding=p, dilation=d)
+            layer = nn.Conv2d(channels, channels, k, stride=s, padding=p, dilation=d, device=device)
         else:
             mode = rng.choice(pooling)
             k, s = pick(1, 4), pick(1, 3)
@@ -274,16 +301,17 @@ def random_stack(
 
 
 def receptive_field_case(r: RandomInputs) -> Case:
-    """A random ``receptive_field`` question: a list or a Sequential of random layers."""
-    layers = random_stack(r)
+    """A random ``receptive_field`` question: a list or a Sequential of random layers.
+
+    The layers live on the meta device: only their geometry matters, and building them is instant.
+    """
+    layers = random_stack(r, device="meta")
     note = describe_layers(layers)
     return Case((nn.Sequential(*layers) if r.rng.random() < 0.5 else layers,), note=note)
 
 
 # ------------------------------------------------------------ gradient_receptive_field
-def gradient_mask_reference(
-    model: nn.Module, input_shape: Sequence[int], out_index: tuple[int, int]
-) -> torch.Tensor:
+def gradient_mask_reference(model: nn.Module, input_shape: Sequence[int], out_index: tuple[int, int]) -> torch.Tensor:
     """The exact analytic mask on the model's device (what autograd finds for the course's test models)."""
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     return reachable_mask(model, input_shape, tuple(out_index), device=device)
@@ -319,9 +347,7 @@ def _box(model, input_shape, out_index):  # noqa: ANN001, ANN202
 
 
 def _has_train_mode_layers(model: nn.Module) -> bool:
-    return any(
-        m.training and isinstance(m, (nn.BatchNorm2d, nn.Dropout, nn.Dropout2d)) for m in model.modules()
-    )
+    return any(m.training and isinstance(m, (nn.BatchNorm2d, nn.Dropout, nn.Dropout2d)) for m in model.modules())
 
 
 def _dropout_holes(case: Case, got: Any, expected: torch.Tensor) -> bool:
@@ -340,11 +366,7 @@ def _not_reduced(case: Case, got: Any, expected: torch.Tensor) -> bool:
 
 
 def _returned_gradient(case: Case, got: Any, expected: torch.Tensor) -> bool:
-    return (
-        isinstance(got, torch.Tensor)
-        and got.is_floating_point()
-        and tuple(got.shape) == tuple(expected.shape)
-    )
+    return isinstance(got, torch.Tensor) and got.is_floating_point() and tuple(got.shape) == tuple(expected.shape)
 
 
 TRAIN_MODE_HINT = (
@@ -367,8 +389,7 @@ GRAD_MISCONCEPTIONS = (
     Misconception("train-mode", TRAIN_MODE_HINT, detect=_dropout_holes),
     Misconception(
         "summed-all-outputs",
-        "backpropagate from ONE output pixel, out[0, :, i, j].sum(); "
-        "out.sum() gives the union of every pixel's field",
+        "backpropagate from ONE output pixel, out[0, :, i, j].sum(); out.sum() gives the union of every pixel's field",
         variant=lambda m, s, i: _autograd_mask(m, s, i, everything=True),
     ),
     Misconception(
@@ -401,8 +422,7 @@ def _verify_gradient_mask(exercise: Exercise, fn: Callable[..., Any], case: Case
         raise CheckFailed(
             exercise.name,
             dx.USED_BUILTIN,
-            "called the course library's own mask; this "
-            "exercise asks you to find the mask with autograd yourself",
+            "called the course library's own mask; this exercise asks you to find the mask with autograd yourself",
             where,
             visible=visible,
         )
@@ -500,18 +520,13 @@ def gradient_receptive_field_case(r: RandomInputs, *, border: bool | None = None
     for m in layers:
         g = layer_geometry(m)
         if g is not None:
-            sizes = [
-                output_length(sizes[a], g.kernel[a], g.stride[a], g.padding[a], g.dilation[a])
-                for a in range(2)
-            ]
+            sizes = [output_length(sizes[a], g.kernel[a], g.stride[a], g.padding[a], g.dilation[a]) for a in range(2)]
     corner = border if border is not None else rng.random() < 0.4
     if corner:
         index = (rng.choice([0, sizes[0] - 1]), rng.choice([0, sizes[1] - 1]))
     else:
         index = (rng.randrange(sizes[0]), rng.randrange(sizes[1]))
-    return _grad_case(
-        layers, (rng.randint(1, 2), channels, h, w), index, rng.randrange(2**31), device=r.device
-    )
+    return _grad_case(layers, (rng.randint(1, 2), channels, h, w), index, rng.randrange(2**31), device=r.device)
 
 
 # ----------------------------------------------------------------------- stacking_costs
@@ -546,9 +561,7 @@ def _costs_variant(
         else:
             rf_two, rf_dilated = 5, 1 + sum(2 * (d + 1 if gaps else d) for d in dilations)
         params_dilated = (
-            sum((2 * d + 1) ** 2 * c2 + b for d in dilations)
-            if dilation_params
-            else (9 * c2 + b) * len(dilations)
+            sum((2 * d + 1) ** 2 * c2 + b for d in dilations) if dilation_params else (9 * c2 + b) * len(dilations)
         )
         return {
             "params_5x5": 25 * c2 + b,
@@ -581,8 +594,7 @@ COSTS_MISCONCEPTIONS = (
     ),
     Misconception(
         "dilation-adds-params",
-        "dilation spreads the same 3x3 taps further apart: a dilated "
-        "3x3 kernel still has 9 weights per channel pair",
+        "dilation spreads the same 3x3 taps further apart: a dilated 3x3 kernel still has 9 weights per channel pair",
         variant=_costs_variant(dilation_params=True),
     ),
     Misconception(
