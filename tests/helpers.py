@@ -59,6 +59,15 @@ class GradedClass:
         return tags_in(self.cell_text(student, assignment, grade_id))
 
 
+def trimmed_copy(source: Path, target: Path) -> Path:
+    """Copy a submission without its ungraded demo cells (a student may delete them): quicker to grade."""
+    nb = nbformat.read(source, as_version=4)
+    nb.cells = [c for c in nb.cells if c.cell_type == "markdown" or c.get("metadata", {}).get("nbgrader")]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
 def outputs_text(cell: nbformat.NotebookNode) -> str:
     parts = []
     for out in cell.get("outputs", []):

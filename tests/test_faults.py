@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import COURSE, EXAMPLES, GradedClass
+from helpers import COURSE, EXAMPLES, GradedClass, trimmed_copy
 from nbgrader.api import Gradebook
 
 from autograder.backends import DaskBackend, LocalBackend
@@ -26,14 +26,12 @@ EXPECTED = {"student-full": 10.0, "student-partial": 5.0, "student-untouched": 0
 
 
 def _class_of(n: int, root: Path) -> Path:
-    """``n`` students of notebook 01, cycling through the three example students."""
+    """``n`` students of notebook 01 (demo cells removed), cycling through the three example students."""
     names = list(EXPECTED)
     for i in range(n):
         source = names[i % 3]
-        target = root / f"s{i:02d}-{source}" / NB01
-        target.mkdir(parents=True)
-        (target / f"{NB01}.ipynb").write_bytes(
-            (EXAMPLES / "submissions" / source / NB01 / f"{NB01}.ipynb").read_bytes())
+        trimmed_copy(EXAMPLES / "submissions" / source / NB01 / f"{NB01}.ipynb",
+                     root / f"s{i:02d}-{source}" / NB01 / f"{NB01}.ipynb")
     return root
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import COURSE, EXAMPLES, GradedClass
+from helpers import COURSE, EXAMPLES, GradedClass, trimmed_copy
 from postgres import postgres_server, server_bindir
 
 from autograder.backends import DaskBackend, LocalBackend
@@ -59,9 +60,13 @@ def test_a_dask_local_cluster_grades_the_demo_class(example_class, tmp_path) -> 
 def test_a_real_postgresql_server_holds_the_gradebook(example_class, tmp_path) -> None:
     if server_bindir() is None:
         pytest.skip("PostgreSQL is not installed (.ci/run installs the Debian package 'postgresql')")
+    subs = tmp_path / "class"
+    for student in STUDENTS:
+        name = f"{NB01}.ipynb"
+        trimmed_copy(EXAMPLES / "submissions" / student / NB01 / name, subs / student / NB01 / name)
     with postgres_server() as url:
-        result = _cli("--workspace", str(tmp_path), "--db", url, "grade", str(EXAMPLES / "submissions"),
-                      "--assignment", NB01, "--workers", "2", "--no-progress")
+        result = _cli("--workspace", str(tmp_path / "ws"), "--db", url, "grade", str(subs), "--workers", "2",
+                      "--no-progress")
         assert result.returncode == 0, result.stdout + result.stderr
         assert not (tmp_path / "gradebook.db").exists(), "the SQLite default was used instead of PostgreSQL"
         graded = GradedClass(Workspace(tmp_path, url), None)
@@ -75,8 +80,10 @@ def test_a_real_postgresql_server_holds_the_gradebook(example_class, tmp_path) -
 
 
 def _lms_zip(path: Path) -> Path:
-    full = (EXAMPLES / "submissions/student-full" / NB01 / f"{NB01}.ipynb").read_bytes()
-    partial = (EXAMPLES / "submissions/student-partial" / NB01 / f"{NB01}.ipynb").read_bytes()
+    full = trimmed_copy(EXAMPLES / "submissions/student-full" / NB01 / f"{NB01}.ipynb",
+                        path.parent / "lms-full.ipynb").read_bytes()
+    partial = trimmed_copy(EXAMPLES / "submissions/student-partial" / NB01 / f"{NB01}.ipynb",
+                           path.parent / "lms-partial.ipynb").read_bytes()
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(f"ada.lovelace_{NB01}.ipynb", full)
         zf.writestr(f"alan_{NB01}.ipynb", partial)
@@ -117,9 +124,10 @@ def test_the_cli_grades_the_valid_ones_and_says_which_were_rejected(tmp_path) ->
     assert "ada.lovelace" in out and "10/10" in out
     again = _cli("--workspace", str(ws), "grade", str(tmp_path / "export.zip"), "--no-progress")
     assert "3 already graded, skipped" in again.stdout
-    forced = _cli("--workspace", str(ws), "grade", str(tmp_path / "export.zip"), "--no-progress", "--force",
-                  "--assignment", NB01, "--workers", "1")
-    assert "graded 3 in" in forced.stdout
+    (tmp_path / "one").mkdir()
+    shutil.copy(tmp_path / "lms-full.ipynb", tmp_path / "one" / f"ada.lovelace_{NB01}.ipynb")
+    forced = _cli("--workspace", str(ws), "grade", str(tmp_path / "one"), "--no-progress", "--force")
+    assert "graded 1 in" in forced.stdout and forced.returncode == 0
 
 
 @pytest.mark.parametrize(("args", "message"), [
