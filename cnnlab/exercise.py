@@ -118,7 +118,7 @@ class Exercise:
         except Exception as exc:
             raise dx.CheckFailed(
                 self.name, dx.RAISED, f"raised {type(exc).__name__}: {exc}",
-                f"on {case.describe(self.name)}\n{_student_frame(exc)}", visible=visible,
+                f"on {case.describe(self.name)}\n{student_frame(exc)}", visible=visible,
             ) from None
         if self.pure and not (unchanged(c.args, case.args) and unchanged(c.kwargs, case.kwargs)):
             raise dx.CheckFailed(
@@ -184,7 +184,7 @@ _GENERIC_HINTS = {
 }
 
 
-def _student_frame(exc: BaseException) -> str:
+def student_frame(exc: BaseException) -> str:
     """The innermost line of notebook code in the traceback, if any."""
     frames = traceback.extract_tb(exc.__traceback__)
     notebook = [f for f in frames if "ipykernel" in f.filename or f.filename.startswith("<")]
@@ -194,6 +194,8 @@ def _student_frame(exc: BaseException) -> str:
     where = "your code" if frame in notebook else frame.filename.rsplit("/", 1)[-1]
     return f"in {where}, line {frame.lineno}: {frame.line}"
 
+
+_student_frame = student_frame  # the first name, kept for callers
 
 _REGISTRY: dict[str, Exercise] = {}
 _LOADED: set[str] = set()

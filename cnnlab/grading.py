@@ -60,6 +60,17 @@ def strict_float32() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run checks on one CPU thread: their tensors are tiny, and spare threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
 def quiet_warnings(exercise: str) -> Iterator[None]:
     """Keep warnings off stderr (where nbgrader would score the cell 0); show them on stdout."""
     with warnings.catch_warnings(record=True) as caught:
@@ -105,7 +116,7 @@ def hidden_tests(exercise: str, *, seed: int | None = None,
     run = HiddenRun(get_exercise(exercise), fresh_seed() if seed is None else seed,
                     torch.device(device) if device is not None else pick_device())
     try:
-        with quiet_warnings(exercise), strict_float32():
+        with quiet_warnings(exercise), strict_float32(), single_thread():
             yield run
     except dx.CheckFailed as failure:
         raise failure.with_details(

@@ -11,13 +11,16 @@ from typing import Any
 
 from cnnlab import diagnosis as dx
 from cnnlab.exercise import get_exercise
-from cnnlab.grading import quiet_warnings
+from cnnlab.grading import quiet_warnings, single_thread
 from cnnlab.integrity import require_pristine
 
 GRADE_NOTE = "Hidden tests with random inputs decide the grade; these visible checks are a first filter."
 
 
-def _find_in_notebook(name: str) -> Callable[..., Any] | None:
+_MISSING = object()
+
+
+def _find_in_notebook(name: str) -> Any:
     try:
         from IPython import get_ipython
 
@@ -25,7 +28,7 @@ def _find_in_notebook(name: str) -> Callable[..., Any] | None:
     except ImportError:  # pragma: no cover
         shell = None
     namespace = shell.user_ns if shell is not None else __import__("__main__").__dict__
-    return namespace.get(name)
+    return namespace.get(name, _MISSING)
 
 
 def check(name: str, fn: Callable[..., Any] | None = None, *, quiet: bool = False) -> None:
@@ -38,13 +41,13 @@ def check(name: str, fn: Callable[..., Any] | None = None, *, quiet: bool = Fals
     require_pristine(name)
     if fn is None:
         fn = _find_in_notebook(name)
-        if fn is None:
+        if fn is _MISSING:
             raise dx.CheckFailed(
                 name, "not-defined", f"there is no `{name}` in this notebook yet",
                 "Run the cell that defines it (Shift+Enter), then run this check again.",
             )
     cases = list(exercise.visible())
-    with quiet_warnings(name):
+    with quiet_warnings(name), single_thread():
         for i, case in enumerate(cases):
             try:
                 exercise.check_case(fn, case, visible=True)
