@@ -21,6 +21,7 @@ export COURSE_DATA_DIR
 SUBMISSIONS ?= submitted
 WORKERS    ?=
 LAB_ARGS   ?=
+LAB_DIR    ?= $(CURDIR)
 PYTEST_ARGS ?=
 
 .PHONY: help setup demo test release validate lab grade feedback export report grade-me \
@@ -54,8 +55,8 @@ release: setup  ## regenerate course/ from solutions/
 validate: setup  ## solutions pass every test, released notebooks pass none
 	$(PYTHON) -m autograder validate
 
-lab: setup  ## start JupyterLab on the course (extra options: LAB_ARGS="--port=8899")
-	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) $(LAB_ARGS)
+lab: setup  ## start JupyterLab on the course (options: LAB_DIR=folder LAB_ARGS="--port=8899")
+	$(VENV)/bin/jupyter lab --notebook-dir=$(LAB_DIR) $(LAB_ARGS)
 
 grade: setup  ## grade a class: make grade SUBMISSIONS=path/or/export.zip [WORKERS=N]
 	$(PYTHON) -m autograder grade $(SUBMISSIONS) $(if $(WORKERS),--workers $(WORKERS))

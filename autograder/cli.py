@@ -178,8 +178,11 @@ def cmd_grade_me(args: argparse.Namespace) -> int:
     )
 
     course = Course()
-    ws = Workspace(WORKSPACE).create()
-    subs = stage(ws, my_submissions(course, args.assignments or None))
+    ws = Workspace(Path(args.workspace) if args.workspace != str(DEFAULT_WORKSPACE) else WORKSPACE).create()
+    if ws.path.resolve() == DEFAULT_WORKSPACE.resolve():
+        raise CourseError("grade-me never uses the instructor's workspace (grading/); pick another --workspace")
+    folder = Path(args.folder).resolve() if args.folder else None
+    subs = stage(ws, my_submissions(course, args.assignments or None, folder))
     print(f"grading your {len(subs)} notebook(s) in course/ with the hidden tests (scratch gradebook: {_rel(ws.path)})")
     run = grade(course, ws, subs, backend=LocalBackend(args.workers), progress=not args.no_progress)
     generate_feedback(course, ws)
@@ -282,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-open", action="store_true", help="do not open the feedback page in a browser")
+    p.add_argument("--from", dest="folder", default=None,
+                   help="grade the notebooks in this folder (<folder>/NN_x/NN_x.ipynb) instead of course/")
     p.set_defaults(func=cmd_grade_me)
 
     p = sub.add_parser("demo", help="release, grade examples/submissions, feedback, grades.csv")

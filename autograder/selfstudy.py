@@ -22,18 +22,21 @@ STUDENT = "me"
 WORKSPACE = REPO_ROOT / "build" / "grade-me"
 
 
-def my_submissions(course: Course, assignments: list[str] | None = None) -> list[Submission]:
-    """Your working copies in ``course/`` as submissions (a broken file raises ``CourseError``)."""
+def my_submissions(course: Course, assignments: list[str] | None = None,
+                   folder: Path | None = None) -> list[Submission]:
+    """Your working copies (``course/`` or ``folder``) as submissions; a broken file raises ``CourseError``."""
     if not course.source_dir.is_dir():
         raise CourseError("grade-me needs solutions/ (where the hidden tests live); use the full repository")
     subs = []
     for name in assignments or course.assignments():
-        path = course.release_notebook(course.require(name))
+        name = course.require(name)
+        path = (folder / name / f"{name}.ipynb") if folder else course.release_notebook(name)
         if not path.is_file():
-            raise CourseError(f"{path} is missing: restore it with `git checkout -- {path.relative_to(course.root)}`")
+            raise CourseError(f"{path} is missing" + ("" if folder else
+                              f": restore it with `git checkout -- {path.relative_to(course.root)}`"))
         problem = check_notebook_file(path)
         if problem:
-            raise CourseError(f"{path.relative_to(course.root)}: {problem}")
+            raise CourseError(f"{path}: {problem}")
         subs.append(Submission(STUDENT, name, path))
     return subs
 

@@ -59,30 +59,30 @@ def _worker_pids(grader_pid: int | None = None) -> list[int]:
 
 
 def test_a_run_killed_mid_class_resumes_and_grades_each_submission_once(tmp_path) -> None:
-    subs = _class_of(6, tmp_path / "class")
+    subs = _class_of(4, tmp_path / "class")
     ws = tmp_path / "ws"
     cmd = [sys.executable, "-m", "autograder", "--workspace", str(ws), "grade", str(subs), "--workers", "2",
            "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=COURSE.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.monotonic() + 600
-    while len(_markers(ws)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+    while not _markers(ws) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, "the run finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = {p.parent.parent.name for p in _markers(ws)}
-    assert 2 <= len(done_before) < 6
+    assert 1 <= len(done_before) < 4
     time.sleep(1)
     assert not _worker_pids(proc.pid), "workers must die with the grader"
 
     again = subprocess.run(cmd, cwd=COURSE.root, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"{len(done_before)} already graded, skipped" in again.stdout
-    assert f"graded {6 - len(done_before)} in" in again.stdout
+    assert f"graded {4 - len(done_before)} in" in again.stdout
     with Gradebook(f"sqlite:///{ws / 'gradebook.db'}") as gb:
         students = {s.id for s in gb.students}
-        assert len(students) == 6
+        assert len(students) == 4
         for student in students:
             sub = gb.find_submission(NB01, student)
             assert sub.score == _expected_score(student), student

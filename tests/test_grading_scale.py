@@ -164,7 +164,7 @@ def test_the_report_counts_misconceptions_per_exercise(example_class) -> None:
     flipped = [r for r in rows if r["tag"] == "flipped-kernel"]
     assert flipped and flipped[0]["students"] == 1 and flipped[0]["who"] == "student-partial"
     assert flipped[0]["kind"] == "misconception" and "cross-correlation" in flipped[0]["hint"]
-    assert "flipped-kernel" in (example_class.workspace / "reports" / "report.md").read_text()
+    assert "flipped-kernel" in (example_class.workspace.reports / "report.md").read_text()
 
 
 def test_markers_record_how_each_submission_went(example_class) -> None:

@@ -6,12 +6,11 @@ the grader carries on, the honest student's grades are unchanged, and the gradeb
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 
 import pytest
-from helpers import COURSE, EXAMPLES, GradedClass, outputs_text
+from helpers import COURSE, EXAMPLES, GradedClass, outputs_text, trimmed_copy
 from hostile_corpus import ASSIGNMENT, CASES, TESTS, Context, write_case
 from nbgrader.api import Gradebook
 
@@ -24,6 +23,7 @@ from autograder.sandbox import detect
 
 pytestmark = [pytest.mark.grading, pytest.mark.sandbox]
 NEEDS_SANDBOX = {"read-solutions", "write-gradebook", "network", "fork-bomb"}
+STOPPED_BY_LIMITS = {"infinite-loop", "loop-ignoring-interrupts", "fork-bomb"}
 
 
 class _Listener:
@@ -56,12 +56,16 @@ def corpus(tmp_path_factory):  # noqa: ANN201
     subs_dir = root / "submissions"
     for case in CASES:
         write_case(case, subs_dir, ctx)
-    honest = subs_dir / "honest" / ASSIGNMENT
-    honest.mkdir(parents=True)
-    shutil.copy(EXAMPLES / "submissions" / "student-full" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", honest)
+    trimmed_copy(EXAMPLES / "submissions" / "student-full" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                 subs_dir / "honest" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     subs, rejected = collect(subs_dir, COURSE)
-    run = grade(COURSE, ws, subs, backend=LocalBackend(2), progress=False,
-                limits=Limits(cell_timeout_s=60, notebook_timeout_s=150))
+    # Cases that only end at a time limit run with short limits; the rest with room for a 1 GB flood.
+    quick = [s for s in subs if s.student in STOPPED_BY_LIMITS]
+    run = grade(COURSE, ws, [s for s in subs if s.student not in STOPPED_BY_LIMITS], backend=LocalBackend(2),
+                progress=False, limits=Limits(cell_timeout_s=60, notebook_timeout_s=150))
+    stopped = grade(COURSE, ws, quick, backend=LocalBackend(2), progress=False,
+                    limits=Limits(cell_timeout_s=10, notebook_timeout_s=60))
+    run.outcomes += stopped.outcomes
     run.rejected = rejected
     yield GradedClass(ws, run), listener
     listener.sock.close()
