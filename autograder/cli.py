@@ -18,7 +18,7 @@ EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2, 3
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
-    return Workspace(Path(args.workspace).resolve(), getattr(args, "db", None))
+    return Workspace(Path(args.workspace or DEFAULT_WORKSPACE).resolve(), getattr(args, "db", None))
 
 
 def cmd_release(args: argparse.Namespace) -> int:
@@ -178,7 +178,7 @@ def cmd_grade_me(args: argparse.Namespace) -> int:
     )
 
     course = Course()
-    ws = Workspace(Path(args.workspace) if args.workspace != str(DEFAULT_WORKSPACE) else WORKSPACE).create()
+    ws = Workspace(Path(args.workspace or WORKSPACE).resolve()).create()
     if ws.path.resolve() == DEFAULT_WORKSPACE.resolve():
         raise CourseError("grade-me never uses the instructor's workspace (grading/); pick another --workspace")
     folder = Path(args.folder).resolve() if args.folder else None
@@ -239,7 +239,7 @@ def _common(default: str | None) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0],
-                                     parents=[_common(str(DEFAULT_WORKSPACE))])
+                                     parents=[_common(None)])
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     original_add = sub.add_parser
 
@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "demo" and args.workspace == str(DEFAULT_WORKSPACE):
+    if args.command == "demo" and args.workspace is None:
         args.workspace = str(REPO_ROOT / "build" / "demo")
     try:
         return args.func(args)
