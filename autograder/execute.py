@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbclient.util import run_sync
+from nbclient.util import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
@@ -57,6 +57,7 @@ class GuardedExecute(Execute):
     drain_timeout = Integer(120, help="Seconds to collect a finished cell's remaining output.").tag(config=True)
     interrupt_grace = Integer(10, help="Seconds a timed-out cell has to stop after the interrupt.").tag(
         config=True)
+    probe_timeout = Integer(30, help="Seconds to wait for the integrity probe's reply.").tag(config=True)
 
     def run_guarded(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[str, str]:
         """Execute ``nb`` in place; return ``(status, reason)`` with status ``ok`` or a fatal tag."""
@@ -141,13 +142,27 @@ class GuardedExecute(Execute):
         """Read the kernel's transformer and test-run state from outside the notebook's code."""
         try:
             msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"p": PROBE})
-            reply = await self.async_wait_for_reply(msg_id)
-            value = (reply or {}).get("content", {}).get("user_expressions", {}).get("p", {})
+            reply = await self._reply_to(msg_id, self.probe_timeout)
+            value = reply.get("content", {}).get("user_expressions", {}).get("p", {})
             if value.get("status") != "ok":
                 return ("probe-failed", value.get("ename", "?"))
             return ast.literal_eval(value["data"]["text/plain"])
         except Exception:  # a dead or unresponsive kernel is handled elsewhere
             return None
+
+    async def _reply_to(self, msg_id: str, timeout: float) -> dict:
+        """The shell reply to ``msg_id``; raises ``TimeoutError`` after ``timeout`` seconds.
+
+        A short limit of its own: a lost reply must not hold the notebook for a whole cell timeout.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no reply to the integrity probe within {timeout} s")
+            msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=remaining))
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg
 
     def _judge_integrity(self, cell: NotebookNode, before: tuple | None, after: tuple | None) -> None:
         if after is None:

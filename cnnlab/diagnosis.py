@@ -15,7 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-TAG_PATTERN = re.compile(r"\[([a-z0-9][a-z0-9-]*)\]")
+# A tag is kebab-case with at least one hyphen, in brackets not glued to a name: this keeps
+# indices such as ``float32[9]`` or ``weight[target]`` in a message from reading as tags.
+TAG = r"[a-z0-9]+(?:-[a-z0-9]+)+"
+TAG_PATTERN = re.compile(rf"(?<![\w'\"])\[({TAG})\]")
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 # Generic tags, used by every exercise.
 NOT_IMPLEMENTED = "not-implemented"
@@ -46,8 +50,8 @@ class Misconception:
     detect: Callable[[Any, Any, Any], bool] | None = None
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.tag):
-            raise ValueError(f"misconception tag must be kebab-case, got {self.tag!r}")
+        if not re.fullmatch(TAG, self.tag):
+            raise ValueError(f"misconception tag must be kebab-case with a hyphen, got {self.tag!r}")
         if self.variant is None and self.detect is None:
             raise ValueError(f"misconception {self.tag!r} needs a variant or a detect function")
 
@@ -94,7 +98,7 @@ class CheckFailed(AssertionError):
 def tags_in(text: str) -> list[str]:
     """Return the diagnosis tags that appear in ``text``, in order, without repeats."""
     seen: list[str] = []
-    for tag in TAG_PATTERN.findall(text):
+    for tag in TAG_PATTERN.findall(ANSI_COLOUR.sub("", text)):
         if tag not in seen:
             seen.append(tag)
     return seen

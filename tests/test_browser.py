@@ -162,6 +162,8 @@ def test_the_student_notebook_runs_with_only_not_implemented_errors(browser, lab
     assert errors, "the untouched release must show its NotImplementedError stubs"
     unexpected = [e for e in errors if "NotImplementedError" not in e and "[not-implemented]" not in e]
     assert not unexpected, unexpected
+    first_check = page.locator(".jp-OutputArea-output", has_text="[not-implemented]").first
+    first_check.scroll_into_view_if_needed()  # the screenshot shows what a check says
     page.screenshot(path=str(shots / "student-notebook.png"))
     page.close()
 
@@ -183,6 +185,7 @@ def test_the_widget_explorer_renders_and_the_keyboard_moves_it(browser, lab, sho
     page.wait_for_function("t => !Array.from(document.querySelectorAll('.widget-html'))"
                            ".some(n => n.textContent === t)", arg=before, timeout=30_000)
     assert summary.inner_text() != before, "moving the kernel slider must change the output size"
+    _wait_idle(page)  # the figure redraws after the size label: screenshot the finished state
     summary.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "widget-explorer.png"))
     page.close()
@@ -209,5 +212,6 @@ def test_the_formgrader_lists_the_course_assignments(browser, lab, shots) -> Non
     body = page.inner_text("body")
     for assignment in COURSE.assignments():
         assert assignment in body, f"{assignment} is not listed"
+    assert "could not be created" not in body, "the formgrader warns that the exchange folder is missing"
     page.screenshot(path=str(shots / "formgrader.png"))
     page.close()

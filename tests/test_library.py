@@ -37,7 +37,13 @@ def test_check_failed_message_starts_with_its_tag_and_renders_short() -> None:
 
 
 def test_tags_in_keeps_order_without_repeats() -> None:
-    assert dx.tags_in("[a-1] x [b] y [a-1]") == ["a-1", "b"]
+    assert dx.tags_in("[a-1] x [b-c] y [a-1]") == ["a-1", "b-c"]
+
+
+def test_tags_in_ignores_indices_and_shapes_in_a_message() -> None:
+    text = ("[exp-overflow] tanh: ... on tanh(Tensor(float32[9])), weight[target],\n"
+            "shape '[320]' is invalid; [not-a-tag-]\nCheckFailed: [batch-dimension-lost] model: ...")
+    assert dx.tags_in(text) == ["exp-overflow", "batch-dimension-lost"]
 
 
 # --------------------------------------------------------------- comparing

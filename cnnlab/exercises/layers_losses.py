@@ -1143,7 +1143,7 @@ REGRESSION_SPECS: dict[str, tuple[Callable[..., Any], tuple[Misconception, ...]]
         Misconception("reduction-ignored", REDUCTION_IGNORED, variant=_l1_always_mean),
     )),
     "mse_loss": (_mse_reference, (
-        Misconception("rmse", "MSE is the mean of the squared errors, with no square root",
+        Misconception("rmse-not-mse", "MSE is the mean of the squared errors, with no square root",
                       variant=_mse_root),
         Misconception("absolute-instead-of-squared", "MSE squares the errors: (x − y)²",
                       variant=_mse_absolute),
