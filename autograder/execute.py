@@ -153,7 +153,8 @@ class GuardedExecute(Execute):
     async def _reply_to(self, msg_id: str, timeout: float) -> dict:
         """The shell reply to ``msg_id``; raises ``TimeoutError`` after ``timeout`` seconds.
 
-        A short limit of its own: a lost reply must not hold the notebook for a whole cell timeout.
+        A limit of its own: ipykernel 7 can leave a request unread when it arrives while the kernel
+        sends a reply (ipykernel#1554), and a lost probe must not hold the notebook for a cell timeout.
         """
         deadline = time.monotonic() + timeout
         while True:
