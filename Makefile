@@ -56,7 +56,6 @@ validate: setup  ## solutions pass every test, released notebooks pass none
 	$(PYTHON) -m autograder validate
 
 lab: setup  ## start JupyterLab on the course (options: LAB_DIR=folder LAB_ARGS="--port=8899")
-	@mkdir -p build/exchange  # nbgrader's formgrader needs its exchange folder to exist
 	$(VENV)/bin/jupyter lab --notebook-dir=$(LAB_DIR) $(LAB_ARGS)
 
 grade: setup  ## grade a class: make grade SUBMISSIONS=path/or/export.zip [WORKERS=N]

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import os
 import signal
 import threading
@@ -18,7 +19,7 @@ import time
 from typing import Any
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbclient.util import ensure_async, run_sync
+from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
@@ -142,28 +143,15 @@ class GuardedExecute(Execute):
         """Read the kernel's transformer and test-run state from outside the notebook's code."""
         try:
             msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"p": PROBE})
-            reply = await self._reply_to(msg_id, self.probe_timeout)
-            value = reply.get("content", {}).get("user_expressions", {}).get("p", {})
+            # A limit of its own: ipykernel 7 can leave a request unread when it arrives while the
+            # kernel sends a reply (ipykernel#1554); a lost probe must not cost a whole cell timeout.
+            reply = await asyncio.wait_for(self.async_wait_for_reply(msg_id), self.probe_timeout)
+            value = (reply or {}).get("content", {}).get("user_expressions", {}).get("p", {})
             if value.get("status") != "ok":
                 return ("probe-failed", value.get("ename", "?"))
             return ast.literal_eval(value["data"]["text/plain"])
         except Exception:  # a dead or unresponsive kernel is handled elsewhere
             return None
-
-    async def _reply_to(self, msg_id: str, timeout: float) -> dict:
-        """The shell reply to ``msg_id``; raises ``TimeoutError`` after ``timeout`` seconds.
-
-        A limit of its own: ipykernel 7 can leave a request unread when it arrives while the kernel
-        sends a reply (ipykernel#1554), and a lost probe must not hold the notebook for a cell timeout.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no reply to the integrity probe within {timeout} s")
-            msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=remaining))
-            if msg.get("parent_header", {}).get("msg_id") == msg_id:
-                return msg
 
     def _judge_integrity(self, cell: NotebookNode, before: tuple | None, after: tuple | None) -> None:
         if after is None:

@@ -152,7 +152,7 @@ def _plot_failure_rates(data: ClassData, out: Path, plt) -> Path:  # noqa: ANN00
     ax.barh(labels, rates, color="tab:red")
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    fig.suptitle("Failure rate per test")  # centred on the figure: long labels narrow the axes
+    fig.suptitle("Failure rate per test")  # on the figure, not the axes: long labels narrow the axes
     ax.set_xlabel("students below full points (%)")
     ax.set_ylabel("test cell")
     fig.tight_layout()
@@ -171,7 +171,7 @@ def _plot_misconceptions(data: ClassData, out: Path, plt) -> Path:  # noqa: ANN0
     else:
         ax.text(0.5, 0.5, "no diagnosed misconceptions", ha="center", va="center", transform=ax.transAxes)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    fig.suptitle("Misconceptions diagnosed by the hidden tests")  # centred on the figure: long labels narrow the axes
+    fig.suptitle("Misconceptions diagnosed by the hidden tests")
     ax.set_xlabel("students")
     ax.set_ylabel("exercise [tag]")
     fig.tight_layout()

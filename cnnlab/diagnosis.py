@@ -19,7 +19,6 @@ from typing import Any
 # indices such as ``float32[9]`` or ``weight[target]`` in a message from reading as tags.
 TAG = r"[a-z0-9]+(?:-[a-z0-9]+)+"
 TAG_PATTERN = re.compile(rf"(?<![\w'\"])\[({TAG})\]")
-ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 # Generic tags, used by every exercise.
 NOT_IMPLEMENTED = "not-implemented"
@@ -98,7 +97,7 @@ class CheckFailed(AssertionError):
 def tags_in(text: str) -> list[str]:
     """Return the diagnosis tags that appear in ``text``, in order, without repeats."""
     seen: list[str] = []
-    for tag in TAG_PATTERN.findall(ANSI_COLOUR.sub("", text)):
+    for tag in TAG_PATTERN.findall(text):
         if tag not in seen:
             seen.append(tag)
     return seen
