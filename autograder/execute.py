@@ -143,8 +143,7 @@ class GuardedExecute(Execute):
         """Read the kernel's transformer and test-run state from outside the notebook's code."""
         try:
             msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"p": PROBE})
-            # A limit of its own: ipykernel 7 can leave a request unread when it arrives while the
-            # kernel sends a reply (ipykernel#1554); a lost probe must not cost a whole cell timeout.
+            # A limit of its own: an unanswered probe must never cost a whole cell limit.
             reply = await asyncio.wait_for(self.async_wait_for_reply(msg_id), self.probe_timeout)
             value = (reply or {}).get("content", {}).get("user_expressions", {}).get("p", {})
             if value.get("status") != "ok":

@@ -24,12 +24,13 @@ from autograder.backends import LocalBackend  # noqa: E402
 from autograder.course import Course, Workspace  # noqa: E402
 from autograder.engine import grade  # noqa: E402
 from autograder.release import ensure_registered  # noqa: E402
+from autograder.settings import run_budget  # noqa: E402
 from autograder.submissions import Submission, discover_layout  # noqa: E402
 
 
 def per_notebook(course: Course, assignments: list[str]) -> None:
     print("per-notebook autograde overhead (full solution; 1 worker, sandboxed) vs bare nbclient")
-    print(f"  {'notebook':<26} {'nbclient s':>10} {'autograde s':>11} {'ratio':>6}")
+    print(f"  {'notebook':<26} {'nbclient s':>10} {'autograde s':>11} {'ratio':>6} {'budget s':>8}")
     for name in assignments:
         bare = bare_execute(course.source_notebook(name))
         with tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
@@ -40,7 +41,9 @@ def per_notebook(course: Course, assignments: list[str]) -> None:
             run = grade(course, ws, [sub], backend=LocalBackend(1), progress=False)
             ours = time.perf_counter() - start
             assert run.outcomes[0].score == run.outcomes[0].max_score, run.outcomes
-        print(f"  {name:<26} {bare:>10.1f} {ours:>11.1f} {ours / bare:>6.2f}")
+        budget = run_budget(name)
+        over = "  OVER BUDGET" if bare > budget else ""
+        print(f"  {name:<26} {bare:>10.1f} {ours:>11.1f} {ours / bare:>6.2f} {budget:>8.0f}{over}")
 
 
 def nbgrader_serial(course: Course, classroom: Path, assignment: str, tmp: Path) -> float:
@@ -88,11 +91,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--assignment", default="01_conv_arithmetic")
     parser.add_argument("--skip-per-notebook", action="store_true")
+    parser.add_argument("--notebooks", nargs="+", help="the notebooks of the per-notebook table (default: all)")
+    parser.add_argument("--skip-class", action="store_true", help="only the per-notebook table")
     args = parser.parse_args()
     course = Course()
     if not args.skip_per_notebook:
-        per_notebook(course, course.assignments())
-    class_throughput(course, args.assignment, args.n)
+        per_notebook(course, [course.require(a) for a in args.notebooks] if args.notebooks else course.assignments())
+    if not args.skip_class:
+        class_throughput(course, args.assignment, args.n)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The network is the solution notebook's own ``MNISTConvNet`` (loaded with
 ``autograder.solutions.solution_namespace``), trained with the notebook's recipe
-(``cnnlab.training.RECIPE``: Adam, one-cycle to 1e-2, batches of 128, 4 epochs) from in-memory
+(``cnnlab.training.RECIPE``: Adam, one-cycle to 1e-2, batches of 128, 3 epochs) from in-memory
 tensors. The test set is evaluated every quarter epoch; the clock counts training only
 (evaluations and the first warm-up step are excluded). A benchmark, not a test::
 

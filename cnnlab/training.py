@@ -28,7 +28,7 @@ NO_MODEL = ("there is no trained model yet: implement MNISTConvNet, train_one_ep
 class Recipe:
     """How notebook 07 trains the seed's network: Adam with a one-cycle learning rate."""
 
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 128
     max_lr: float = 1e-2
     seed: int = 0

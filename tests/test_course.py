@@ -11,12 +11,13 @@ from helpers import COURSE, EXAMPLES, outputs_text, selected_assignments, stderr
 
 from autograder.examples import STUDENTS, build, partial_spec
 from autograder.release import release_to
+from autograder.settings import run_budget
 from autograder.validate import validate_course, validate_in_process
 
 ASSIGNMENTS = selected_assignments()
-# Seconds for one top-to-bottom run on the 2-core CI machine (MNIST trains for real).
-BUDGET_S = {"07_mnist_convnet": 90.0}
-DEFAULT_BUDGET_S = 20.0
+# A test may only assert a budget with a wide margin: CI machines have run twice as slow as the
+# one the budgets were set on. bench/grading.py measures the notebooks against the budgets themselves.
+BUDGET_MARGIN = 1.5
 
 
 def _by_notebook(names):  # noqa: ANN001, ANN202
@@ -147,7 +148,7 @@ def test_every_exercise_has_a_contract_and_a_graded_test(assignment: str) -> Non
 @pytest.mark.grading
 @pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
 def test_source_validates_cleanly_within_budget(assignment: str, monkeypatch) -> None:
-    """nbgrader's Validator passes every test of the source notebook, run top to bottom in budget.
+    """nbgrader's Validator passes every test of the source notebook, run top to bottom within budget.
 
     Also: no cell errors or writes to stderr (no tracebacks, no warnings), and every figure has a
     title and labelled axes. The time covers the kernel's start and every cell, hidden tests included.
@@ -162,8 +163,9 @@ def test_source_validates_cleanly_within_budget(assignment: str, monkeypatch) ->
     a11y = [line for c in executed.cells if c.cell_type == "code"
             for line in outputs_text(c).splitlines() if line.startswith("[a11y]")]
     assert not a11y, f"figures without a title or axis labels: {a11y}"
-    budget = BUDGET_S.get(assignment, DEFAULT_BUDGET_S)
-    assert result.seconds <= budget, f"{assignment} took {result.seconds:.1f} s, budget {budget} s"
+    budget = run_budget(assignment)
+    assert result.seconds <= BUDGET_MARGIN * budget, (
+        f"{assignment} took {result.seconds:.1f} s, over {BUDGET_MARGIN}x its budget of {budget:.0f} s")
 
 
 @pytest.fixture(scope="module")
