@@ -71,12 +71,9 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m autograder.worker JOBDIR", file=sys.stderr)
-        return 2
-    die_with_parent()
-    workdir = Path(argv[0]).resolve()
+def run(workdir: Path) -> int:
+    """Execute ``workdir/job.json`` and write ``workdir/result.json``; return the exit code."""
+    workdir = workdir.resolve()
     job = json.loads((workdir / "job.json").read_text())
     os.chdir(workdir / "work")
     os.environ.update(job.get("env", {}))
@@ -87,6 +84,14 @@ def main(argv: list[str]) -> int:
     tmp.write_text(json.dumps(result))
     tmp.replace(workdir / "result.json")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m autograder.worker JOBDIR", file=sys.stderr)
+        return 2
+    die_with_parent()
+    return run(Path(argv[0]))
 
 
 if __name__ == "__main__":

@@ -43,19 +43,27 @@ def _markers(ws: Path) -> list[Path]:
     return list(ws.glob(f"autograded/*/{NB01}/.grading.json"))
 
 
-def _worker_pids(grader_pid: int | None = None) -> list[int]:
-    """Worker processes (of one grader process, if given: their job dirs are /tmp/g<pid>-*)."""
-    pids = []
+def _worker_pids(grader_pid: int | None = None, forked_only: bool = False) -> list[int]:
+    """Worker processes: fork servers and the per-job workers they fork (of one grader, if given).
+
+    A fork server's command line names its grader (``/g<pid>-server``) and its forked workers
+    share that command line; a fallback worker names its job dir (``/tmp/g<pid>-*``).
+    ``forked_only``: just the per-job workers (whose parent is a fork server).
+    """
+    found: dict[int, int] = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
                 cmd = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if b"autograder.worker" in cmd and (grader_pid is None or any(
-                    f"/g{grader_pid}-".encode() in part for part in cmd)):
-                pids.append(int(proc.name))
-    return pids
+            if any(b"autograder.worker" in part or b"autograder.forkserver" in part for part in cmd) and (
+                    grader_pid is None or any(f"/g{grader_pid}-".encode() in part for part in cmd)):
+                found[int(proc.name)] = ppid
+    if forked_only:
+        return [pid for pid, ppid in found.items() if ppid in found]
+    return list(found)
 
 
 def test_a_run_killed_mid_class_resumes_and_grades_each_submission_once(tmp_path) -> None:
@@ -98,7 +106,7 @@ def test_a_worker_that_dies_costs_only_a_retry(tmp_path) -> None:
     def kill_first_worker() -> None:
         deadline = time.monotonic() + 300
         while not killed and time.monotonic() < deadline:
-            pids = _worker_pids(os.getpid())
+            pids = _worker_pids(os.getpid(), forked_only=True)
             if pids:
                 time.sleep(2)  # let it get going
                 os.kill(pids[0], signal.SIGKILL)
