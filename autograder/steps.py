@@ -37,10 +37,11 @@ from traitlets.config import Config
 from autograder.course import COURSE_ID, KERNEL_NAME, Course, Workspace
 from autograder.jobs import Job, default_env
 from autograder.limits import Limits
+from autograder.preprocessors import AssignMissingIds
 from autograder.sandbox import Policy
 from autograder.submissions import Submission
 
-SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
+SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, AssignMissingIds, CheckCellMetadata)
 AFTER_EXECUTE = (IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
                  AssignLatePenalties, CheckCellMetadata)
 MARKER = ".grading.json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import warnings
 
 import pytest
 from helpers import COURSE, EXAMPLES, GradedClass, outputs_text, trimmed_copy
@@ -35,6 +36,7 @@ class _Listener:
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.connections = 0
+        self.warnings: list[str] = []  # what grading the corpus warned, filled by the fixture
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -61,12 +63,14 @@ def corpus(tmp_path_factory):  # noqa: ANN201
     subs, rejected = collect(subs_dir, COURSE)
     # Cases that only end at a time limit run with short limits; the rest with room for a 1 GB flood.
     quick = [s for s in subs if s.student in STOPPED_BY_LIMITS]
-    run = grade(COURSE, ws, [s for s in subs if s.student not in STOPPED_BY_LIMITS], backend=LocalBackend(2),
-                progress=False, limits=Limits(cell_timeout_s=60, notebook_timeout_s=150))
-    stopped = grade(COURSE, ws, quick, backend=LocalBackend(2), progress=False,
-                    limits=Limits(cell_timeout_s=10, notebook_timeout_s=60))
+    with warnings.catch_warnings(record=True) as caught:  # the filters stay: what a user would see
+        run = grade(COURSE, ws, [s for s in subs if s.student not in STOPPED_BY_LIMITS],
+                    backend=LocalBackend(2), progress=False, limits=Limits(cell_timeout_s=60, notebook_timeout_s=150))
+        stopped = grade(COURSE, ws, quick, backend=LocalBackend(2), progress=False,
+                        limits=Limits(cell_timeout_s=10, notebook_timeout_s=60))
     run.outcomes += stopped.outcomes
     run.rejected = rejected
+    listener.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
     yield GradedClass(ws, run), listener
     listener.sock.close()
 
@@ -116,6 +120,11 @@ def test_the_honest_student_is_unaffected_and_the_gradebook_intact(corpus) -> No
     with Gradebook(graded.workspace.gradebook_url) as gb:
         assert {s.id for s in gb.students} == expected
         assert gb.find_submission(ASSIGNMENT, "honest").score == 10.0
+
+
+def test_grading_the_corpus_warns_about_nothing(corpus) -> None:
+    _, listener = corpus
+    assert listener.warnings == [], "the grader warned (e.g. a restored test cell without an id)"
 
 
 def test_a_print_flood_does_not_bloat_the_graded_notebook(corpus) -> None:

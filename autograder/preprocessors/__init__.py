@@ -1,5 +1,6 @@
 """nbgrader preprocessors added by this course, one job each."""
 
+from autograder.preprocessors.assign_missing_ids import AssignMissingIds
 from autograder.preprocessors.hide_hidden_tests import HideHiddenTests
 
-__all__ = ["HideHiddenTests"]
+__all__ = ["AssignMissingIds", "HideHiddenTests"]
