@@ -3,7 +3,7 @@
 Starting ``python -m autograder.worker`` costs about 3.5 CPU seconds of imports (nbgrader,
 nbformat and jsonschema's format checkers) per job, a quarter of a short notebook's run. The
 fork server pays that once: it imports the worker, then for each job directory it reads on
-stdin it forks a child that runs :func:`autograder.worker.main` in a new session, with its
+stdin it forks a child that runs :func:`autograder.worker.run` in a new session, with its
 output in ``worker.log``, and reports ``<pid>`` and then ``exit <code>`` on stdout. Each job
 still gets a process of its own; nothing of one job can reach the next. The server holds no
 threads when it forks.
@@ -26,6 +26,27 @@ from pathlib import Path
 
 _LOCAL = threading.local()
 
+try:
+    import ctypes
+
+    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # not Linux/glibc: workers then outlive a killed grader until their own limits
+    _LIBC = None
+
+
+def set_death_signal() -> None:
+    """Have the kernel SIGKILL this process when the thread that started it ends (PR_SET_PDEATHSIG)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, 9)
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group (session) led by ``pid``, if it still exists."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
 
 class ServerGone(RuntimeError):
     """The fork server died or answered nonsense; the caller falls back or retries."""
@@ -34,11 +55,11 @@ class ServerGone(RuntimeError):
 class ForkServer:
     """The grader's handle on one server process (``python -m autograder.forkserver``)."""
 
-    def __init__(self, preexec_fn=None) -> None:  # noqa: ANN001
+    def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "autograder.forkserver", f"/g{os.getpid()}-server"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=preexec_fn,
+            start_new_session=True, preexec_fn=set_death_signal,
             env={**os.environ, "AUTOGRADER_PARENT_PID": str(os.getpid())})
         self._pending = b""
 
@@ -58,7 +79,7 @@ class ForkServer:
             raise ServerGone("fork server could not start a worker")
         line = self._line(timeout_s)
         if line is None:  # past the limit: kill the worker's session; the server reports its exit
-            _kill_group(pid)
+            kill_group(pid)
             line = self._line(30.0)
         if not line or not line.startswith("exit "):
             raise ServerGone(f"fork server sent {line!r}")
@@ -87,24 +108,17 @@ class ForkServer:
         return line.decode().strip()
 
 
-def server_for_this_thread(preexec_fn=None) -> ForkServer:  # noqa: ANN001
+def server_for_this_thread() -> ForkServer:
     """This thread's fork server, started (again) when needed."""
     server = getattr(_LOCAL, "server", None)
     if server is None or not server.alive():
-        server = _LOCAL.server = ForkServer(preexec_fn)
+        server = _LOCAL.server = ForkServer()
     return server
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # ---- the server side ------------------------------------------------------------------------
 
-def _child(workdir: str, server_pid: int, set_death_signal) -> None:  # noqa: ANN001
+def _child(workdir: str, server_pid: int) -> None:
     """In the forked child: a new session that dies with the server, output to worker.log."""
     code = 1
     try:
@@ -137,7 +151,6 @@ def _child(workdir: str, server_pid: int, set_death_signal) -> None:  # noqa: AN
 def serve() -> int:
     """Read job directories on stdin; fork a worker for each; report pid and exit code."""
     from autograder import worker  # the imports every child shares
-    from autograder.jobs import _die_with_parent
     from autograder.sandbox import detect
 
     worker.die_with_parent()
@@ -151,7 +164,7 @@ def serve() -> int:
         assert threading.active_count() == 1, "the fork server must not hold threads"
         pid = os.fork()
         if pid == 0:
-            _child(workdir, me, _die_with_parent)
+            _child(workdir, me)
         out.write(f"{pid}\n".encode())
         out.flush()
         _, status = os.waitpid(pid, 0)

@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.forkserver import ServerGone, kill_group, server_for_this_thread, set_death_signal
 from autograder.limits import Limits
 
 WORKER_CRASHED = "worker-crashed"
@@ -91,12 +91,10 @@ def run_job(job: dict, scratch: str | None = None) -> dict:
 
 def _execute(workdir: Path, timeout_s: float) -> int:
     """Run the worker on ``workdir`` (forked by this thread's fork server); return its exit code."""
-    from autograder.forkserver import ServerGone, server_for_this_thread
-
     if os.environ.get(FORK_SERVER_ENV) == "0":
         return _execute_in_subprocess(workdir, timeout_s)
     try:
-        server = server_for_this_thread(_die_with_parent)
+        server = server_for_this_thread()
     except OSError:
         return _execute_in_subprocess(workdir, timeout_s)
     try:
@@ -113,28 +111,14 @@ def _execute_in_subprocess(workdir: Path, timeout_s: float) -> int:
     with open(workdir / "worker.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(workdir)],
                                 cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=_die_with_parent,
+                                start_new_session=True, preexec_fn=set_death_signal,
                                 env={**os.environ, "AUTOGRADER_PARENT_PID": str(os.getpid())})
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             proc.wait()
     return proc.returncode
-
-
-try:
-    import ctypes
-
-    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
-except OSError:  # not Linux/glibc: workers then outlive a killed grader until their own limits
-    _LIBC = None
-
-
-def _die_with_parent() -> None:
-    """In the worker, between fork and exec: SIGKILL it if the grader dies (PR_SET_PDEATHSIG)."""
-    if _LIBC is not None:
-        _LIBC.prctl(1, 9)
 
 
 def remove_stale_job_dirs(scratch: str | None = None) -> None:
@@ -149,13 +133,6 @@ def remove_stale_job_dirs(scratch: str | None = None) -> None:
 def _scratch_root() -> str:
     # Unix socket paths are limited to ~107 bytes: keep the job directory short.
     return "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _last_line(text: str) -> str:

@@ -63,7 +63,7 @@ def execute_job(workdir: Path, job: dict) -> dict:
 def die_with_parent() -> None:
     """Exit if the grader that started this worker is already gone.
 
-    The grader sets PR_SET_PDEATHSIG before exec (``autograder.jobs``), so a grader killed later
+    The grader sets PR_SET_PDEATHSIG on it (``autograder.forkserver.set_death_signal``), so a grader killed later
     takes this worker, and its sandboxed kernel, with it.
     """
     expected = os.environ.get("AUTOGRADER_PARENT_PID")

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from autograder.forkserver import ForkServer, server_for_this_thread
-from autograder.jobs import _die_with_parent
 
 pytestmark = pytest.mark.grading
 
@@ -31,7 +30,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_crashing_job_is_reported_and_the_server_serves_the_next(tmp_path) -> None:
-    server = ForkServer(_die_with_parent)
+    server = ForkServer()
     try:
         for name in ("a", "b"):
             workdir = _broken_job(tmp_path, name)
@@ -47,7 +46,7 @@ def test_a_job_past_its_limit_is_killed_and_the_server_lives_on(tmp_path) -> Non
     workdir = tmp_path / "hang"
     (workdir / "work").mkdir(parents=True)
     os.mkfifo(workdir / "job.json")  # the worker blocks opening it: a job that never ends
-    server = ForkServer(_die_with_parent)
+    server = ForkServer()
     try:
         server.run(_broken_job(tmp_path, "warm-up"), timeout_s=120)  # imports done before timing
         start = time.monotonic()
@@ -62,8 +61,8 @@ def test_one_server_per_thread_and_it_dies_with_its_thread() -> None:
     seen: list[ForkServer] = []
 
     def use_twice() -> None:
-        seen.append(server_for_this_thread(_die_with_parent))
-        seen.append(server_for_this_thread(_die_with_parent))
+        seen.append(server_for_this_thread())
+        seen.append(server_for_this_thread())
 
     thread = threading.Thread(target=use_twice)
     thread.start()

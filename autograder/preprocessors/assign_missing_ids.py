@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from nbconvert.exporters.exporter import ResourcesDict
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
+from nbformat.v4.nbbase import random_cell_id
 from traitlets import Bool
 
 
@@ -23,5 +22,5 @@ class AssignMissingIds(Preprocessor):
             return nb, resources
         for cell in nb.cells:
             if not cell.get("id"):
-                cell["id"] = uuid.uuid4().hex[:12]
+                cell["id"] = random_cell_id()
         return nb, resources
