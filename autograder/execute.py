@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import os
+import re
 import signal
 import threading
 import time
@@ -24,7 +25,10 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
-from traitlets import Integer
+from traitlets import Bool, Integer
+
+from autograder.evaluator.channel import KernelChannel
+from autograder.evaluator.runner import run_hidden, split_hidden
 
 # Evaluated in the kernel between cells as a *user expression*: IPython's input and AST
 # transformers never see it, so a submission that turns every cell into `pass` cannot hide.
@@ -59,6 +63,7 @@ class GuardedExecute(Execute):
     interrupt_grace = Integer(10, help="Seconds a timed-out cell has to stop after the interrupt.").tag(
         config=True)
     probe_timeout = Integer(30, help="Seconds to wait for the integrity probe's reply.").tag(config=True)
+    evaluator = Bool(True, help="Run hidden tests in this process (trusted), not in the kernel.").tag(config=True)
 
     def run_guarded(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[str, str]:
         """Execute ``nb`` in place; return ``(status, reason)`` with status ``ok`` or a fatal tag."""
@@ -68,6 +73,8 @@ class GuardedExecute(Execute):
         self._output_used: dict[int, int] = {}
         self._deadline_hit = threading.Event()
         self._timed_out = False
+        self._channel = KernelChannel(self, str((resources.get("metadata") or {}).get("path") or os.getcwd()))
+        self._nb = nb
         done = threading.Event()
         watchdog = threading.Thread(target=self._watch, args=(done,), daemon=True)
         watchdog.start()
@@ -122,6 +129,8 @@ class GuardedExecute(Execute):
                                  store_history: bool = True) -> NotebookNode:
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self.evaluator and is_grade(cell) and split_hidden(cell.source)[1]:
+            return await self._execute_graded(cell, cell_index, execution_count, store_history)
         before = await self._probe() if is_grade(cell) else None
         # A finished cell may still have a backlog of output (a print flood) to collect.
         self.iopub_timeout = self.drain_timeout
@@ -129,6 +138,25 @@ class GuardedExecute(Execute):
         after = await self._probe()
         self._judge_integrity(cell, before, after)
         return result
+
+    async def _execute_graded(self, cell: NotebookNode, cell_index: int, execution_count: int | None,
+                              store_history: bool) -> NotebookNode:
+        """A test cell: its visible part runs in the kernel (advisory), its hidden tests here."""
+        source = cell.source
+        visible, hidden = split_hidden(source)
+        cell.source = visible
+        self.iopub_timeout = self.drain_timeout
+        try:
+            await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            cell.source = source
+        advisory = advisory_output(cell.outputs)
+        loop = asyncio.get_running_loop()
+        ask = self._channel.blocking(loop)
+        sources = student_sources(self._nb.cells[:cell_index])
+        verdict = await loop.run_in_executor(None, run_hidden, hidden, ask, lambda: sources)
+        cell.outputs = ([advisory] if advisory is not None else []) + [verdict]
+        return cell
 
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None):  # noqa: ANN202
         # After the interrupt, a kernel that does not go idle soon is declared unresponsive.
@@ -199,6 +227,38 @@ class GuardedExecute(Execute):
             else:
                 continue
             cell.outputs.append(new_output("error", ename="GradingStopped", evalue=text, traceback=[text]))
+
+
+def student_sources(cells: list[NotebookNode]) -> list[str]:
+    """The code the student wrote: answer cells and cells of their own (not the course's locked cells)."""
+    out = []
+    for cell in cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("solution") or not (meta.get("locked") or meta.get("grade"))):
+            out.append(cell.source)
+    return out
+
+
+def advisory_output(outputs: list[NotebookNode], limit: int = 4000) -> NotebookNode | None:
+    """The kernel's own output of a test cell as plain stdout text: shown, never scored."""
+    parts: list[str] = []
+    for out in outputs:
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append(f"{out.ename}: {out.evalue}\n")
+        elif "text/plain" in out.get("data", {}):
+            parts.append(str(out["data"]["text/plain"]) + "\n")
+    text = _ANSI.sub("", "".join(parts)).strip()
+    if not text:
+        return None
+    if len(text) > limit:
+        text = text[:limit] + " …"
+    header = "visible checks, run in your kernel (advice only; the hidden tests below decide the grade):"
+    return new_output("stream", name="stdout", text=f"{header}\n{text}\n")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _message_size(msg: dict) -> int:

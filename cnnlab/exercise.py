@@ -186,6 +186,9 @@ _GENERIC_HINTS = {
 
 def student_frame(exc: BaseException) -> str:
     """The innermost line of notebook code in the traceback, if any."""
+    remote = getattr(exc, "remote_where", None)
+    if remote is not None:  # raised in the student's kernel and carried over by the grader
+        return remote
     frames = traceback.extract_tb(exc.__traceback__)
     notebook = [f for f in frames if "ipykernel" in f.filename or f.filename.startswith("<")]
     frame = (notebook or frames or [None])[-1]

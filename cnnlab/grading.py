@@ -92,18 +92,49 @@ class HiddenRun(RandomInputs):
         super().__init__(seed, device)
         self.exercise = exercise
         self.cases = 0
+        self._queued: list[tuple[Callable[..., Any], Case]] = []
 
     def check(self, fn: Callable[..., Any], case: Case) -> None:
-        """Check ``fn`` on ``case`` against the exercise's reference."""
+        """Check ``fn`` on ``case`` against the exercise's reference.
+
+        When ``fn`` lives in another process (the grader's stand-in for a notebook function),
+        plain comparisons are queued and cross to the kernel in one round trip at the end.
+        """
         self.cases += 1
+        if hasattr(fn, "prefetch") and self.exercise.verify is None:
+            self._queued.append((fn, case))
+            return
         self.exercise.check_case(fn, case, visible=False)
+
+    def flush(self) -> None:
+        """Run the queued checks: one round trip per function, then judge in order."""
+        queued, self._queued = self._queued, []
+        for fn in dict.fromkeys(f for f, _ in queued):
+            fn.prefetch([c.cloned() for f, c in queued if f is fn])
+        for fn, case in queued:
+            self.exercise.check_case(fn, case, visible=False)
 
     def expect(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Shorthand for ``check(fn, Case(args, kwargs))``."""
         self.check(fn, Case(args, kwargs))
 
     def forbid(self, fn: Callable[..., Any], case: Case, pattern: str, what: str) -> None:
-        """Fail if ``fn`` reaches a PyTorch operator matching ``pattern`` on ``case``."""
+        """Fail if ``fn`` reaches a PyTorch operator matching ``pattern`` on ``case``.
+
+        For a function in the student's kernel, the evaluator reads the student's source instead
+        (:mod:`autograder.evaluator.static_check`): the kernel's own account would not count.
+        """
+        if hasattr(fn, "student_sources"):
+            from autograder.evaluator.static_check import forbidden_uses
+
+            used = forbidden_uses(fn.student_sources(), fn.name, pattern)
+            if used:
+                raise dx.CheckFailed(
+                    self.exercise.name, dx.USED_BUILTIN,
+                    f"calls PyTorch's own {what}; this exercise asks you to build it yourself",
+                    f"your code names: {', '.join(used)} (read from your source by the grader)", visible=False,
+                )
+            return
         c = case.cloned()
         forbid_builtin(self.exercise.name, fn, c.args, c.kwargs, pattern, what, visible=False)
 
@@ -118,6 +149,7 @@ def hidden_tests(exercise: str, *, seed: int | None = None,
     try:
         with quiet_warnings(exercise), strict_float32(), single_thread():
             yield run
+            run.flush()
     except dx.CheckFailed as failure:
         raise failure.with_details(
             f"hidden test on {run.device}, seed {run.seed} ({SEED_ENV}={run.seed} replays it)"

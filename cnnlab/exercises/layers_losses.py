@@ -33,7 +33,7 @@ from cnnlab.cases import RandomInputs
 from cnnlab.comparing import EXACT, Tolerance, describe_value, difference
 from cnnlab.diagnosis import CheckFailed, Misconception
 from cnnlab.exercise import Case, Exercise, register
-from cnnlab.forbidden import forbid_builtin, torch_calls  # noqa: F401  (torch_calls: tests)
+from cnnlab.forbidden import torch_calls  # noqa: F401  (tests)
 
 NOTEBOOK = "06_bn_fc_dropout_losses"
 
@@ -56,8 +56,7 @@ def forbid_calls(run: Any, fn: Callable[..., Any], case: Case, pattern: str, wha
 
     ``run`` is the ``hidden_tests`` object (its exercise names the failure).
     """
-    c = case.cloned()
-    forbid_builtin(run.exercise.name, fn, c.args, c.kwargs, pattern, what)
+    run.forbid(fn, case, pattern, what)
 
 
 # --------------------------------------------------------------------------- helpers

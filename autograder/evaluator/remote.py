@@ -1,0 +1,130 @@
+"""Stand-ins for the notebook's functions: each call is a round trip to the kernel, as plain data.
+
+The evaluator hands :class:`RemoteFunction` objects to the hidden tests in place of the
+student's functions. A call sends the arguments to the kernel (``cnnlab.remote.serve``),
+gets back the result and the arguments' state after the call (so in-place updates such as
+running statistics are visible), and raises the kernel's exception as a builtin of the same
+family. Cases queued with :meth:`RemoteFunction.prefetch` cross in one round trip.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from cnnlab import diagnosis as dx
+from cnnlab.exercise import Case
+
+# ask(name, calls) -> one reply dict per call; supplied by the executor that owns the kernel.
+Ask = Callable[[str, list[tuple[tuple, dict]]], list[dict]]
+
+
+class RemoteCallError(Exception):
+    """The kernel could not answer at all (it died, hung, or sent an unreadable reply)."""
+
+    def __init__(self, tag: str, message: str) -> None:
+        super().__init__(message)
+        self.tag = tag
+
+
+class RemoteFunction:
+    """The notebook's ``name``, called in the kernel on the evaluator's inputs."""
+
+    def __init__(self, name: str, ask: Ask, sources: Callable[[], list[str]]) -> None:
+        self.__name__ = name
+        self.name = name
+        self._ask = ask
+        self._sources = sources
+        self._queued: collections.deque[dict] = collections.deque()
+
+    def __repr__(self) -> str:
+        return f"<notebook function {self.name} (in the student's kernel)>"
+
+    def student_sources(self) -> list[str]:
+        """The source of the cells the student wrote, run so far, in order."""
+        return self._sources()
+
+    def prefetch(self, cases: Sequence[Case]) -> None:
+        """Call the kernel once for all ``cases``; later calls consume the replies in order."""
+        if not cases:
+            return
+        calls = [(tuple(c.args), dict(c.kwargs)) for c in cases]
+        self._queued.extend(self._ask(self.name, calls))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        reply = self._queued.popleft() if self._queued else self._ask(self.name, [(args, kwargs)])[0]
+        return self._apply(reply, args, kwargs)
+
+    def _apply(self, reply: dict, args: tuple, kwargs: dict) -> Any:
+        if reply.get("missing"):
+            raise dx.CheckFailed(self.name, "not-defined", f"there is no `{self.name}` in this notebook",
+                                 "define it in its answer cell and run that cell before the test cell")
+        if "error" in reply:
+            raise _rebuild_error(reply)
+        after_args, after_kwargs = reply.get("after", ([], {}))
+        for arg, after in zip(args, after_args, strict=False):
+            _update(arg, after)
+        for key, after in after_kwargs.items():
+            _update(kwargs.get(key), after)
+        return decode(reply.get("result"))
+
+
+def _rebuild_error(reply: dict) -> BaseException:
+    """The kernel's exception as the closest builtin class (ValueError, NotImplementedError, ...)."""
+    cls: type[BaseException] = Exception
+    for name in reply.get("mro", []):
+        candidate = getattr(builtins, str(name), None)
+        if isinstance(candidate, type) and issubclass(candidate, Exception):
+            cls = candidate
+            break
+    error = str(reply.get("error", "Exception"))
+    message = str(reply.get("message", ""))
+    try:
+        exc = cls(message) if error == cls.__name__ else cls(f"({error}) {message}")
+    except Exception:  # noqa: BLE001 - an exception class with a special constructor
+        exc = Exception(f"({error}) {message}")
+    exc.remote_where = str(reply.get("where", ""))  # type: ignore[attr-defined]
+    return exc
+
+
+def decode(value: Any) -> Any:
+    """Turn the kernel's plain-data markers back into named tuples; everything else as it came."""
+    if isinstance(value, dict):
+        if "__namedtuple__" in value and set(value) == {"__namedtuple__", "fields", "values"}:
+            fields = [str(f) for f in value["fields"]]
+            try:
+                cls = collections.namedtuple(str(value["__namedtuple__"]), fields)  # noqa: PYI024
+                return cls(*[decode(v) for v in value["values"]])
+            except (TypeError, ValueError):
+                return tuple(decode(v) for v in value["values"])
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(decode(v) for v in value)
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+@torch.no_grad()
+def _update(target: Any, after: Any) -> None:
+    """Copy the kernel's post-call state of one argument into the evaluator's copy of it."""
+    if after is None or target is None:
+        return
+    if isinstance(target, torch.Tensor) and isinstance(after, torch.Tensor):
+        if after.shape == target.shape:
+            target.copy_(after.to(target.device))
+    elif isinstance(target, torch.nn.Module) and isinstance(after, dict) and isinstance(after.get("state"), dict):
+        own = target.state_dict()
+        for key, value in after["state"].items():
+            if key in own and isinstance(value, torch.Tensor) and value.shape == own[key].shape:
+                own[key].copy_(value.to(own[key].device))
+    elif isinstance(target, list | tuple) and isinstance(after, list | tuple):
+        for t, a in zip(target, after, strict=False):
+            _update(t, a)
+    elif isinstance(target, dict) and isinstance(after, dict):
+        for key, value in after.items():
+            _update(target.get(key), value)
