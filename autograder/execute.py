@@ -129,7 +129,7 @@ class GuardedExecute(Execute):
                                  store_history: bool = True) -> NotebookNode:
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        if self.evaluator and is_grade(cell) and split_hidden(cell.source)[1]:
+        if self.evaluator and is_grade(cell) and graded_by_evaluator(split_hidden(cell.source)[1]):
             return await self._execute_graded(cell, cell_index, execution_count, store_history)
         before = await self._probe() if is_grade(cell) else None
         # A finished cell may still have a backlog of output (a print flood) to collect.
@@ -227,6 +227,21 @@ class GuardedExecute(Execute):
             else:
                 continue
             cell.outputs.append(new_output("error", ename="GradingStopped", evalue=text, traceback=[text]))
+
+
+def graded_by_evaluator(hidden: str) -> bool:
+    """True when the hidden block exists and none of its exercises still needs the kernel (``in_kernel``)."""
+    if not hidden:
+        return False
+    from cnnlab.exercise import get_exercise
+
+    for name in re.findall(r"hidden_tests\(\s*[\"'](\w+)[\"']", hidden):
+        try:
+            if get_exercise(name).in_kernel:
+                return False
+        except KeyError:
+            continue
+    return True
 
 
 def student_sources(cells: list[NotebookNode]) -> list[str]:

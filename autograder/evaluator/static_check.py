@@ -71,9 +71,13 @@ def _reached(node: ast.AST) -> tuple[set[str], set[str]]:
     """(names used, suspicious identifiers) within one statement."""
     used: set[str] = set()
     seen: set[str] = set()
+    local: set[str] = set()
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+        local = _local_names(node)
     for child in ast.walk(node):
         if isinstance(child, ast.Name):
-            used.add(child.id)
+            if child.id not in local:
+                used.add(child.id)
         elif isinstance(child, ast.Attribute):
             seen.add(child.attr)
         elif isinstance(child, ast.alias):
@@ -93,6 +97,22 @@ def _reached(node: ast.AST) -> tuple[set[str], set[str]]:
                 and isinstance(child.slice.value, str):
             seen.add(child.slice.value)  # vars(F)["conv2d"], F.__dict__["conv2d"]
     return used, seen
+
+
+def _local_names(node: ast.AST) -> set[str]:
+    """Names a function (or class) binds itself: arguments and assignments, not globals it declares."""
+    local: set[str] = set()
+    declared: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.arg):
+            local.add(child.arg)
+        elif isinstance(child, ast.Name) and not isinstance(child.ctx, ast.Load):
+            local.add(child.id)
+        elif isinstance(child, ast.Global | ast.Nonlocal):
+            declared.update(child.names)
+        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and child is not node:
+            local.add(child.name)
+    return local - declared
 
 
 def forbidden_uses(sources: Iterable[str], entry: str, pattern: str) -> list[str]:

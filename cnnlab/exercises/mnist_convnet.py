@@ -476,7 +476,7 @@ register(
         notebook=NOTEBOOK,
         reference=None,
         visible=_net_visible,
-        verify=verify_net,
+        verify=verify_net, in_kernel=True,
     )
 )
 
@@ -817,7 +817,7 @@ register(
         notebook=NOTEBOOK,
         reference=None,
         visible=_train_visible,
-        verify=verify_train,
+        verify=verify_train, in_kernel=True,
         pure=False,
     )
 )
@@ -996,7 +996,7 @@ register(
         notebook=NOTEBOOK,
         reference=None,
         visible=_evaluate_visible,
-        verify=verify_evaluate,
+        verify=verify_evaluate, in_kernel=True,
         pure=False,
     )
 )
@@ -1137,7 +1137,7 @@ register(
         notebook=NOTEBOOK,
         reference=None,
         visible=_model_visible,
-        verify=verify_model,
+        verify=verify_model, in_kernel=True,
         pure=False,
     )
 )
