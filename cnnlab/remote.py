@@ -41,12 +41,43 @@ def encode(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, torch.nn.Module):
-        return {"__module__": type(value).__name__, "state": {k: v.detach() for k, v in value.state_dict().items()}}
+        return encode_module(value)
     if isinstance(value, torch.Generator):
         return {"__generator__": value.get_state()}
     if isinstance(value, torch.dtype | torch.device):
         return {"__repr__": str(value)}
     raise TypeError(f"returned a value of type {type(value).__name__}, which the grader cannot read")
+
+
+def encode_module(module: torch.nn.Module) -> dict[str, Any]:
+    """A module's structure as plain data: class path, plain attributes, parameters, buffers, children."""
+    cls = type(module)
+    config = {}
+    for key, value in vars(module).items():
+        if key.startswith("_") and key != "_reversed_padding_repeated_twice":
+            continue
+        try:
+            config[key] = encode(value) if _is_plain(value) else None
+        except TypeError:
+            continue
+        if config[key] is None and value is not None:
+            del config[key]
+    return {
+        "__module__": f"{cls.__module__}.{cls.__qualname__}",
+        "config": config,
+        "params": {k: (None if p is None else p.detach()) for k, p in module._parameters.items()},
+        "buffers": {k: (None if b is None else b.detach()) for k, b in module._buffers.items()},
+        "children": {k: encode_module(c) for k, c in module._modules.items() if c is not None},
+        "training": bool(module.training),
+    }
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, PLAIN_TYPES):
+        return True
+    if isinstance(value, tuple | list):
+        return all(_is_plain(v) for v in value)
+    return False
 
 
 def _error(exc: BaseException) -> dict[str, Any]:

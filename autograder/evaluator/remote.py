@@ -91,9 +91,66 @@ def _rebuild_error(reply: dict) -> BaseException:
     return exc
 
 
+REBUILDABLE = ("torch.nn.modules.", "cnnlab.")
+
+
+class RebuiltModule(torch.nn.Module):
+    """A module of the student's own class, rebuilt from its parts: children run in order."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.student_class = name
+
+    def forward(self, x: Any) -> Any:
+        for child in self.children():
+            x = child(x)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"rebuilt from the student's {self.student_class}"
+
+
+def decode_module(data: dict) -> torch.nn.Module:
+    """Rebuild a module sent by the kernel: torch.nn and cnnlab classes as themselves, others as a container.
+
+    Only classes under ``torch.nn.modules`` and ``cnnlab`` are instantiated, without calling
+    their ``__init__``; nothing else of the kernel's choosing is imported or run.
+    """
+    path = str(data.get("__module__", ""))
+    module_name, _, qualname = path.rpartition(".")
+    cls = None
+    if path.startswith(REBUILDABLE) and "." not in qualname:
+        try:
+            import importlib
+
+            candidate = getattr(importlib.import_module(module_name), qualname, None)
+            cls = candidate if isinstance(candidate, type) and issubclass(candidate, torch.nn.Module) else None
+        except Exception:  # noqa: BLE001 - unknown module: rebuild as a container
+            cls = None
+    if cls is None:
+        module: torch.nn.Module = RebuiltModule(qualname or "module")
+    else:
+        module = cls.__new__(cls)
+        torch.nn.Module.__init__(module)
+    for key, value in dict(data.get("config", {})).items():
+        if key not in ("training",) and not key.startswith("__"):
+            object.__setattr__(module, str(key), decode(value))
+    for key, value in dict(data.get("params", {})).items():
+        module.register_parameter(str(key), None if value is None else torch.nn.Parameter(value, requires_grad=True))
+    for key, value in dict(data.get("buffers", {})).items():
+        module.register_buffer(str(key), value)
+    for key, child in dict(data.get("children", {})).items():
+        if isinstance(child, dict):
+            module.add_module(str(key), decode_module(child))
+    module.training = bool(data.get("training", True))
+    return module
+
+
 def decode(value: Any) -> Any:
-    """Turn the kernel's plain-data markers back into named tuples; everything else as it came."""
+    """Turn the kernel's plain-data markers back into named tuples and modules; everything else as it came."""
     if isinstance(value, dict):
+        if "__module__" in value and "children" in value:
+            return decode_module(value)
         if "__namedtuple__" in value and set(value) == {"__namedtuple__", "fields", "values"}:
             fields = [str(f) for f in value["fields"]]
             try:
@@ -109,6 +166,24 @@ def decode(value: Any) -> Any:
     return value
 
 
+def _update_module(target: torch.nn.Module, after: dict) -> None:
+    """Copy tensors, plain counters (e.g. a probe's) and the train/eval flag back into ``target``."""
+    for group, own in (("params", target._parameters), ("buffers", target._buffers)):
+        for key, value in dict(after.get(group, {})).items():
+            mine = own.get(key)
+            if isinstance(mine, torch.Tensor) and isinstance(value, torch.Tensor) and value.shape == mine.shape:
+                mine.copy_(value.to(mine.device))
+    for key, value in dict(after.get("config", {})).items():
+        if isinstance(getattr(target, key, None), int | float) and isinstance(value, int | float) \
+                and not isinstance(value, bool):
+            object.__setattr__(target, key, value)
+    target.training = bool(after.get("training", target.training))
+    for key, child in dict(after.get("children", {})).items():
+        mine = target._modules.get(key)
+        if mine is not None and isinstance(child, dict):
+            _update_module(mine, child)
+
+
 @torch.no_grad()
 def _update(target: Any, after: Any) -> None:
     """Copy the kernel's post-call state of one argument into the evaluator's copy of it."""
@@ -117,11 +192,8 @@ def _update(target: Any, after: Any) -> None:
     if isinstance(target, torch.Tensor) and isinstance(after, torch.Tensor):
         if after.shape == target.shape:
             target.copy_(after.to(target.device))
-    elif isinstance(target, torch.nn.Module) and isinstance(after, dict) and isinstance(after.get("state"), dict):
-        own = target.state_dict()
-        for key, value in after["state"].items():
-            if key in own and isinstance(value, torch.Tensor) and value.shape == own[key].shape:
-                own[key].copy_(value.to(own[key].device))
+    elif isinstance(target, torch.nn.Module) and isinstance(after, dict) and "children" in after:
+        _update_module(target, after)
     elif isinstance(target, list | tuple) and isinstance(after, list | tuple):
         for t, a in zip(target, after, strict=False):
             _update(t, a)

@@ -310,7 +310,6 @@ def _collapse_visible() -> list[Case]:
 register(Exercise(
     name="collapse_linear", notebook=NOTEBOOK, reference=collapse_linear_reference, visible=_collapse_visible,
     misconceptions=COLLAPSE_MISCONCEPTIONS, tolerance=COLLAPSE_TOLERANCE, verify=_collapse_verify, pure=False,
-    in_kernel=True,
 ))
 
 

@@ -751,7 +751,7 @@ register(
         reference=depthwise_separable_reference,
         visible=_separable_visible,
         misconceptions=RATIO_MISCONCEPTIONS,
-        verify=_verify_separable, in_kernel=True,
+        verify=_verify_separable,
     )
 )
 

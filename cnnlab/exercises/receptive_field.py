@@ -490,7 +490,7 @@ register(
         visible=_grad_visible,
         misconceptions=GRAD_MISCONCEPTIONS,
         tolerance=EXACT,
-        verify=_verify_gradient_mask, in_kernel=True,
+        verify=_verify_gradient_mask,
         pure=False,
     )
 )
