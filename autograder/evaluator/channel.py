@@ -34,12 +34,15 @@ class KernelChannel:
         self.workdir = Path(workdir)
         self._numbers = itertools.count(1)
 
-    async def ask(self, name: str, calls: list[tuple[tuple, dict]]) -> list[dict]:
-        """Call notebook function ``name`` once per ``(args, kwargs)``; one reply dict per call."""
+    async def ask(self, name: str, calls: list[tuple[tuple, dict]], op: str = "call") -> list[dict]:
+        """Call notebook function ``name`` once per ``(args, kwargs)``; one reply dict per call.
+
+        ``op`` is ``call``, ``value`` (the name's value) or ``forward`` (a module handed out before).
+        """
         base = self.workdir / f".grader-call-{os.getpid()}-{next(self._numbers)}"
         request, response = Path(f"{base}.in.pt"), Path(f"{base}.out.pt")
         response.unlink(missing_ok=True)
-        torch.save({"name": name, "calls": calls}, request)
+        torch.save({"name": name, "calls": calls, "op": op}, request)
         try:
             await self._run_in_kernel(SERVE.format(request=str(request), response=str(response)), name)
             return _read_replies(response, len(calls))
@@ -68,8 +71,8 @@ class KernelChannel:
     def blocking(self, loop: asyncio.AbstractEventLoop):  # noqa: ANN201
         """``ask`` for a worker thread: runs the coroutine on ``loop`` and waits for it."""
 
-        def ask(name: str, calls: list[tuple[tuple, dict]]) -> list[dict]:
-            return asyncio.run_coroutine_threadsafe(self.ask(name, calls), loop).result()
+        def ask(name: str, calls: list[tuple[tuple, dict]], op: str = "call") -> list[dict]:
+            return asyncio.run_coroutine_threadsafe(self.ask(name, calls, op), loop).result()
 
         return ask
 

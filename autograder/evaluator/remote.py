@@ -19,8 +19,8 @@ import torch
 from cnnlab import diagnosis as dx
 from cnnlab.exercise import Case
 
-# ask(name, calls) -> one reply dict per call; supplied by the executor that owns the kernel.
-Ask = Callable[[str, list[tuple[tuple, dict]]], list[dict]]
+# ask(name, calls, op) -> one reply dict per call; supplied by the executor that owns the kernel.
+Ask = Callable[..., list[dict]]
 
 
 class RemoteCallError(Exception):
@@ -33,6 +33,8 @@ class RemoteCallError(Exception):
 
 class RemoteFunction:
     """The notebook's ``name``, called in the kernel on the evaluator's inputs."""
+
+    remote = True
 
     def __init__(self, name: str, ask: Ask, sources: Callable[[], list[str]]) -> None:
         self.__name__ = name
@@ -59,6 +61,10 @@ class RemoteFunction:
         reply = self._queued.popleft() if self._queued else self._ask(self.name, [(args, kwargs)])[0]
         return self._apply(reply, args, kwargs)
 
+    def fetch(self) -> Any:
+        """The value bound to this name in the kernel (a module comes back as a :class:`RemoteModule`)."""
+        return self._apply(self._ask(self.name, [((), {})], "value")[0], (), {})
+
     def _apply(self, reply: dict, args: tuple, kwargs: dict) -> Any:
         if reply.get("missing"):
             raise dx.CheckFailed(self.name, "not-defined", f"there is no `{self.name}` in this notebook",
@@ -70,7 +76,7 @@ class RemoteFunction:
             _update(arg, after)
         for key, after in after_kwargs.items():
             _update(kwargs.get(key), after)
-        return decode(reply.get("result"))
+        return decode(reply.get("result"), self._ask)
 
 
 def _rebuild_error(reply: dict) -> BaseException:
@@ -110,7 +116,44 @@ class RebuiltModule(torch.nn.Module):
         return f"rebuilt from the student's {self.student_class}"
 
 
-def decode_module(data: dict) -> torch.nn.Module:
+class RemoteModule(RebuiltModule):
+    """A module of the student's own class: its parts are here, its ``forward`` runs in the kernel.
+
+    Each call sends this copy's state, train/eval flags and grad mode along, so what the
+    grader changed here (``.eval()``, ``load_state_dict``, ``.to(device)``) holds there too;
+    forward hooks registered here see the kernel's tapped inputs and outputs.
+    """
+
+    def __init__(self, name: str, handle: int, ask: Ask) -> None:
+        super().__init__(name)
+        self.remote_handle = handle
+        object.__setattr__(self, "_remote_ask", ask)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        sync = {
+            "state": {k: v.detach() for k, v in self.state_dict().items()},
+            "training": {name: m.training for name, m in self.named_modules()},
+            "taps": [name for name, m in self.named_modules() if m._forward_hooks and m is not self],
+            "grad": torch.is_grad_enabled(),
+        }
+        reply = self._remote_ask("", [((self.remote_handle, sync, *args), kwargs)], "forward")[0]
+        if "error" in reply:
+            raise _rebuild_error(reply)
+        for name, inputs, output in reply.get("taps", []):
+            try:
+                sub = self.get_submodule(str(name))
+            except AttributeError:
+                continue
+            for hook in list(sub._forward_hooks.values()):
+                hook(sub, (inputs,), output)
+        after = reply.get("after", ([], {}))[0]
+        if after and isinstance(after[0], dict) and "children" in after[0]:
+            with torch.no_grad():
+                _update_module(self, after[0], state=False)
+        return decode(reply.get("result"), self._remote_ask)
+
+
+def decode_module(data: dict, ask: Ask | None = None) -> torch.nn.Module:
     """Rebuild a module sent by the kernel: torch.nn and cnnlab classes as themselves, others as a container.
 
     Only classes under ``torch.nn.modules`` and ``cnnlab`` are instantiated, without calling
@@ -127,8 +170,10 @@ def decode_module(data: dict) -> torch.nn.Module:
             cls = candidate if isinstance(candidate, type) and issubclass(candidate, torch.nn.Module) else None
         except Exception:  # noqa: BLE001 - unknown module: rebuild as a container
             cls = None
-    if cls is None:
-        module: torch.nn.Module = RebuiltModule(qualname or "module")
+    if cls is None and ask is not None and isinstance(data.get("handle"), int):
+        module: torch.nn.Module = RemoteModule(qualname or "module", data["handle"], ask)
+    elif cls is None:
+        module = RebuiltModule(qualname or "module")
     else:
         module = cls.__new__(cls)
         torch.nn.Module.__init__(module)
@@ -146,11 +191,14 @@ def decode_module(data: dict) -> torch.nn.Module:
     return module
 
 
-def decode(value: Any) -> Any:
+def decode(value: Any, ask: Ask | None = None) -> Any:
     """Turn the kernel's plain-data markers back into named tuples and modules; everything else as it came."""
     if isinstance(value, dict):
         if "__module__" in value and "children" in value:
-            return decode_module(value)
+            return decode_module(value, ask)
+        if set(value) == {"__grad__"} and isinstance(value["__grad__"], torch.Tensor):
+            tensor = value["__grad__"]
+            return tensor.requires_grad_(True) if tensor.is_floating_point() else tensor
         if "__namedtuple__" in value and set(value) == {"__namedtuple__", "fields", "values"}:
             fields = [str(f) for f in value["fields"]]
             try:
@@ -166,22 +214,35 @@ def decode(value: Any) -> Any:
     return value
 
 
-def _update_module(target: torch.nn.Module, after: dict) -> None:
-    """Copy tensors, plain counters (e.g. a probe's) and the train/eval flag back into ``target``."""
-    for group, own in (("params", target._parameters), ("buffers", target._buffers)):
+def _update_module(target: torch.nn.Module, after: dict, *, state: bool = True) -> None:
+    """Copy tensors, plain counters (e.g. a probe's calls) and the train/eval flag back into ``target``.
+
+    With ``state=False`` only buffers are copied (a forward pass may update running statistics).
+    """
+    groups = (("params", target._parameters), ("buffers", target._buffers)) if state else (
+        ("buffers", target._buffers),)
+    for group, own in groups:
         for key, value in dict(after.get(group, {})).items():
             mine = own.get(key)
             if isinstance(mine, torch.Tensor) and isinstance(value, torch.Tensor) and value.shape == mine.shape:
                 mine.copy_(value.to(mine.device))
-    for key, value in dict(after.get("config", {})).items():
-        if isinstance(getattr(target, key, None), int | float) and isinstance(value, int | float) \
-                and not isinstance(value, bool):
-            object.__setattr__(target, key, value)
+    _update_plain(target.__dict__, dict(after.get("config", {})))
     target.training = bool(after.get("training", target.training))
     for key, child in dict(after.get("children", {})).items():
         mine = target._modules.get(key)
         if mine is not None and isinstance(child, dict):
-            _update_module(mine, child)
+            _update_module(mine, child, state=state)
+
+
+def _update_plain(attributes: dict, values: dict) -> None:
+    """Copy numbers and lists the kernel reported into attributes that already hold that kind of value."""
+    for key, value in values.items():
+        mine = attributes.get(key)
+        if isinstance(mine, bool) or isinstance(value, bool):
+            continue
+        if (isinstance(mine, int | float) and isinstance(value, int | float)) or (
+                isinstance(mine, list) and isinstance(value, list | tuple)):
+            attributes[key] = list(value) if isinstance(mine, list) else value
 
 
 @torch.no_grad()
@@ -194,6 +255,9 @@ def _update(target: Any, after: Any) -> None:
             target.copy_(after.to(target.device))
     elif isinstance(target, torch.nn.Module) and isinstance(after, dict) and "children" in after:
         _update_module(target, after)
+    elif isinstance(after, dict) and set(after) == {"__object__"} and isinstance(after["__object__"], dict):
+        if isinstance(getattr(target, "__dict__", None), dict):
+            _update_plain(target.__dict__, after["__object__"])
     elif isinstance(target, list | tuple) and isinstance(after, list | tuple):
         for t, a in zip(target, after, strict=False):
             _update(t, a)

@@ -26,6 +26,7 @@ from cnnlab import pristine
 from cnnlab.cases import RandomInputs
 from cnnlab.data import TensorLoader
 from cnnlab.exercise import Case, Exercise, register, student_frame
+from cnnlab.harness import CountingScheduler, InverseDecay, ProbeNet, Recorder
 from cnnlab.models import SeedMNISTNet
 
 NOTEBOOK = "07_mnist_convnet"
@@ -140,30 +141,8 @@ def _init_(module: nn.Module, gen: torch.Generator) -> nn.Module:
     return module
 
 
-class ProbeNet(nn.Module):
-    """A tiny classifier for 8x8 inputs: conv 1->3 k3, ReLU, max-pool 2, linear 27->10."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(1, 3, 3)
-        self.pool = nn.MaxPool2d(2)
-        self.fc = nn.Linear(27, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.pool(pristine.relu(self.conv(x))).flatten(1))
 
 
-class Recorder(nn.Module):
-    """Wraps a model; records, for every forward call, (training mode, grad enabled, batch size)."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-        self.calls: list[tuple[bool, bool, int]] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls.append((self.training, torch.is_grad_enabled(), int(x.shape[0])))
-        return self.inner(x)
 
 
 def _state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -213,7 +192,7 @@ class NetCase(Case):
 
 
 def _build_net(exercise: Exercise, cls: Any, case: NetCase, visible: bool) -> nn.Module:
-    if not isinstance(cls, type):
+    if not isinstance(cls, type) and not getattr(cls, "remote", False):
         raise _fail(
             exercise,
             dx.WRONG_TYPE,
@@ -476,7 +455,7 @@ register(
         notebook=NOTEBOOK,
         reference=None,
         visible=_net_visible,
-        verify=verify_net, in_kernel=True,
+        verify=verify_net,
     )
 )
 
@@ -524,19 +503,6 @@ def _train_epoch_recorded(
     return sum(loss * n for loss, n in batches) / total, batches
 
 
-class CountingScheduler:
-    """A learning-rate scheduler that counts its ``step`` calls."""
-
-    def __init__(self, inner: Any) -> None:
-        self.__dict__["inner"] = inner
-        self.__dict__["steps"] = 0
-
-    def step(self, *args: Any, **kwargs: Any) -> None:
-        self.__dict__["steps"] += 1
-        self.inner.step(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["inner"], name)
 
 
 @dataclass(frozen=True)
@@ -575,7 +541,7 @@ class TrainSpec:
         sched = None
         if self.scheduler:
             sched = CountingScheduler(
-                torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (1.0 + 0.5 * step))
+                torch.optim.lr_scheduler.LambdaLR(opt, InverseDecay(0.5))
             )
         return model, opt, sched, TensorLoader(x, y, batch_size=self.batch_size)
 
@@ -817,7 +783,7 @@ register(
         notebook=NOTEBOOK,
         reference=None,
         visible=_train_visible,
-        verify=verify_train, in_kernel=True,
+        verify=verify_train,
         pure=False,
     )
 )
@@ -996,7 +962,7 @@ register(
         notebook=NOTEBOOK,
         reference=None,
         visible=_evaluate_visible,
-        verify=verify_evaluate, in_kernel=True,
+        verify=verify_evaluate,
         pure=False,
     )
 )
@@ -1039,6 +1005,14 @@ def verify_model(exercise: Exercise, model: Any, case: Case, visible: bool) -> N
     assert isinstance(case, AccuracyCase)
     from cnnlab.data import DataMissing, mnist_tensors
 
+    if getattr(model, "remote", False):  # graded by the evaluator: fetch the kernel's `model`
+        try:
+            model = model.fetch()
+        except dx.CheckFailed:
+            raise
+        except Exception as exc:
+            raise _fail(exercise, dx.WRONG_TYPE, "`model` must be your trained MNISTConvNet (an instance)",
+                        f"{type(exc).__name__}: {exc}", visible=visible) from None
     if isinstance(model, type):
         raise _fail(
             exercise,
@@ -1137,7 +1111,7 @@ register(
         notebook=NOTEBOOK,
         reference=None,
         visible=_model_visible,
-        verify=verify_model, in_kernel=True,
+        verify=verify_model,
         pure=False,
     )
 )
