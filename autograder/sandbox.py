@@ -151,12 +151,50 @@ def readonly_paths(extra: tuple[str, ...] = ()) -> list[str]:
     return out
 
 
+def grader_only_paths() -> list[str]:
+    """Folders of the course library that the kernel must not see while grading (references, variants)."""
+    spec = importlib.util.find_spec("cnnlab")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    return [os.path.join(root, "exercises") for root in roots if os.path.isdir(os.path.join(root, "exercises"))]
+
+
+TEST_LABELS = ("MNIST", "raw", "t10k-labels-idx1-ubyte")
+WITHHELD_LABEL = 255
+
+
+def withheld_labels(jobdir: Path) -> tuple[Path, Path] | None:
+    """``(stand-in, real path)``: an IDX file of the test set's size whose every label is 255.
+
+    Bound over the real labels inside the sandbox, so a kernel can load the test images (to
+    predict them) but never read their labels; ``cnnlab.data`` says so when it sees them.
+    """
+    data = os.environ.get("COURSE_DATA_DIR")
+    if not data:
+        return None
+    real = Path(os.path.realpath(data)).joinpath(*TEST_LABELS)
+    try:
+        header = real.open("rb").read(8)
+    except OSError:
+        return None
+    if len(header) != 8:
+        return None
+    count = int.from_bytes(header[4:8], "big")
+    stand_in = jobdir / "withheld-t10k-labels-idx1-ubyte"
+    stand_in.write_bytes(header + bytes([WITHHELD_LABEL]) * count)
+    return stand_in, real
+
+
 def bwrap_args(bwrap: str, workdir: Path, policy: Policy) -> list[str]:
     """The bubblewrap command line, up to (not including) the kernel command."""
     args = [bwrap, "--unsetenv", "JPY_PARENT_PID", "--unshare-all", "--die-with-parent", "--new-session",
             "--tmpfs", "/tmp"]  # before any bind under /tmp: later mounts hide earlier ones
     for path in readonly_paths(policy.extra_ro_binds):
         args += ["--ro-bind", path, path]
+    for path in grader_only_paths():  # the answer key stays with the evaluator
+        args += ["--tmpfs", path, "--remount-ro", path]
+    labels = withheld_labels(workdir.parent)
+    if labels is not None:  # the test set's labels stay with the evaluator too
+        args += ["--ro-bind", str(labels[0]), str(labels[1])]
     args += ["--proc", "/proc", "--dev", "/dev"]
     for dev in sorted(Path("/dev").glob("nvidia*")):  # GPUs, when the machine has them
         args += ["--dev-bind", str(dev), str(dev)]

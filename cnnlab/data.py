@@ -19,6 +19,7 @@ from cnnlab.paths import DATA_ENV, data_dir
 
 ALLOW_DOWNLOAD_ENV = "COURSE_ALLOW_DOWNLOAD"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+WITHHELD_LABEL = 255  # what the grading sandbox shows instead of each test label
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -52,7 +53,12 @@ def _load(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         ds = MNIST(root=root, train=train, download=not have)
     except Exception as exc:  # offline, corrupt files, permissions
         raise DataMissing(f"{_missing_message(path)} ({type(exc).__name__}: {exc})") from None
-    return ds.data, ds.targets
+    targets = ds.targets
+    if not train and len(targets) and bool((targets == WITHHELD_LABEL).all()):
+        print("note: while grading, the test set's labels stay with the grader (every label here is -1, "
+              "so test accuracies printed in this run read 0); the grader measures your model itself.")
+        targets = torch.full_like(targets, -1)
+    return ds.data, targets
 
 
 def load_mnist(train: bool = True, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:

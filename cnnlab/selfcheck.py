@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cnnlab import diagnosis as dx
-from cnnlab.exercise import get_exercise
+from cnnlab.exercise import exercises_available, get_exercise
 from cnnlab.grading import quiet_warnings, single_thread
 from cnnlab.integrity import require_pristine
 
@@ -37,7 +37,14 @@ def check(name: str, fn: Callable[..., Any] | None = None, *, quiet: bool = Fals
     Prints a one-line summary when all pass. Raises ``CheckFailed`` on the first failing
     check, with a message that names the likely mistake and a tag such as ``[ceil-vs-floor]``.
     """
-    exercise = get_exercise(name)
+    try:
+        exercise = get_exercise(name)
+    except (ImportError, KeyError):
+        if exercises_available():
+            raise
+        # The grading sandbox keeps the exercises (references, variants) with the grader.
+        print(f"{name}: visible checks are not available in this kernel; the grader runs the hidden tests itself.")
+        return
     require_pristine(name)
     if fn is None:
         fn = _find_in_notebook(name)
