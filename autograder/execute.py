@@ -1,5 +1,9 @@
-"""nbgrader's ``Execute`` with guards for a grading run.
+"""nbgrader's ``Execute`` with guards for a grading run, and the hidden tests outside the kernel.
 
+- A test cell's visible part runs in the kernel (its output is kept as advice); its hidden
+  block runs here, in the trusted evaluator (:mod:`autograder.evaluator`), which calls the
+  student's functions through the kernel channel. The cell's output that nbgrader scores is
+  the evaluator's verdict alone: a pass, or an error naming the mistake.
 - Output beyond ``max_output_chars`` per cell is dropped as it arrives (a print flood
   cannot fill memory), with a note in the cell.
 - A whole-notebook deadline: when it passes, the kernel's process group is killed.
@@ -10,7 +14,6 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import os
 import re
@@ -25,22 +28,12 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
-from traitlets import Bool, Integer
+from traitlets import Integer
 
 from autograder.evaluator.channel import KernelChannel
 from autograder.evaluator.runner import run_hidden, split_hidden
 
-# Evaluated in the kernel between cells as a *user expression*: IPython's input and AST
-# transformers never see it, so a submission that turns every cell into `pass` cannot hide.
-PROBE = (
-    "(lambda ip, sys: (len(ip.input_transformers_cleanup), len(ip.input_transformers_post), "
-    "len(ip.ast_transformers), sorted(k for k in ('run_cell', 'run_cell_async', 'transform_cell', "
-    "'run_ast_nodes', 'run_code') if k in vars(ip)), len(getattr(sys.modules.get('cnnlab.grading'), "
-    "'RUNS', ())), list(getattr(sys.modules.get('cnnlab.integrity'), 'tampering', lambda: [])())))"
-    "(__import__('IPython').get_ipython(), __import__('sys'))"
-)
-TAMPERED = "tampered-environment"
-TESTS_DID_NOT_RUN = "tests-did-not-run"
+NO_HIDDEN_TESTS = "no-hidden-tests"
 KERNEL_DIED = "kernel-died"
 KERNEL_UNRESPONSIVE = "kernel-unresponsive"
 NOTEBOOK_TIMEOUT = "notebook-timeout"
@@ -62,14 +55,10 @@ class GuardedExecute(Execute):
     drain_timeout = Integer(120, help="Seconds to collect a finished cell's remaining output.").tag(config=True)
     interrupt_grace = Integer(10, help="Seconds a timed-out cell has to stop after the interrupt.").tag(
         config=True)
-    probe_timeout = Integer(30, help="Seconds to wait for the integrity probe's reply.").tag(config=True)
-    evaluator = Bool(True, help="Run hidden tests in this process (trusted), not in the kernel.").tag(config=True)
 
     def run_guarded(self, nb: NotebookNode, resources: dict[str, Any]) -> tuple[str, str]:
         """Execute ``nb`` in place; return ``(status, reason)`` with status ``ok`` or a fatal tag."""
         self._current_index = -1
-        self._baseline: tuple | None = None
-        self._tampered = ""
         self._output_used: dict[int, int] = {}
         self._deadline_hit = threading.Event()
         self._timed_out = False
@@ -129,15 +118,11 @@ class GuardedExecute(Execute):
                                  store_history: bool = True) -> NotebookNode:
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        if self.evaluator and is_grade(cell) and graded_by_evaluator(split_hidden(cell.source)[1]):
+        if is_grade(cell):
             return await self._execute_graded(cell, cell_index, execution_count, store_history)
-        before = await self._probe() if is_grade(cell) else None
         # A finished cell may still have a backlog of output (a print flood) to collect.
         self.iopub_timeout = self.drain_timeout
-        result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        after = await self._probe()
-        self._judge_integrity(cell, before, after)
-        return result
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
 
     async def _execute_graded(self, cell: NotebookNode, cell_index: int, execution_count: int | None,
                               store_history: bool) -> NotebookNode:
@@ -151,10 +136,14 @@ class GuardedExecute(Execute):
         finally:
             cell.source = source
         advisory = advisory_output(cell.outputs)
-        loop = asyncio.get_running_loop()
-        ask = self._channel.blocking(loop)
-        sources = student_sources(self._nb.cells[:cell_index])
-        verdict = await loop.run_in_executor(None, run_hidden, hidden, ask, lambda: sources)
+        if hidden:
+            loop = asyncio.get_running_loop()
+            ask = self._channel.blocking(loop)
+            sources = student_sources(self._nb.cells[:cell_index])
+            verdict = await loop.run_in_executor(None, run_hidden, hidden, ask, lambda: sources)
+        else:
+            text = f"[{NO_HIDDEN_TESTS}] the course defines no hidden tests for this cell, so it cannot earn points"
+            verdict = new_output("error", ename="GradingError", evalue=text, traceback=[text])
         cell.outputs = ([advisory] if advisory is not None else []) + [verdict]
         return cell
 
@@ -166,44 +155,6 @@ class GuardedExecute(Execute):
 
     # nbclient binds the synchronous wrapper at class creation: re-bind it to the override.
     execute_cell = run_sync(async_execute_cell)
-
-    async def _probe(self) -> tuple | None:
-        """Read the kernel's transformer and test-run state from outside the notebook's code."""
-        try:
-            msg_id = self.kc.execute("", silent=True, store_history=False, user_expressions={"p": PROBE})
-            # A limit of its own: an unanswered probe must never cost a whole cell limit.
-            reply = await asyncio.wait_for(self.async_wait_for_reply(msg_id), self.probe_timeout)
-            value = (reply or {}).get("content", {}).get("user_expressions", {}).get("p", {})
-            if value.get("status") != "ok":
-                return ("probe-failed", value.get("ename", "?"))
-            return ast.literal_eval(value["data"]["text/plain"])
-        except Exception:  # a dead or unresponsive kernel is handled elsewhere
-            return None
-
-    def _judge_integrity(self, cell: NotebookNode, before: tuple | None, after: tuple | None) -> None:
-        if after is None:
-            return
-        if self._baseline is None and after[0] != "probe-failed":
-            self._baseline = after[:4]  # the state right after the locked setup cell
-            return
-        if not self._tampered:
-            if after[0] == "probe-failed":
-                self._tampered = "the grader could not inspect the kernel (IPython was replaced)"
-            elif after[:4] != self._baseline:
-                self._tampered = "IPython's input/AST transformers or cell-running methods were changed"
-            elif after[5]:
-                self._tampered = "; ".join(after[5])
-        if not is_grade(cell):
-            return
-        if self._tampered:
-            text = f"[{TAMPERED}] the notebook tampered with the grading environment: {self._tampered}"
-            cell.outputs.append(new_output("error", ename="IntegrityError", evalue=text, traceback=[text]))
-            return
-        has_error = any(o.output_type == "error" for o in cell.outputs)
-        ran_hidden = (before is not None and before[0] != "probe-failed" and after[4] > before[4])
-        if "hidden_tests(" in cell.source and not has_error and not ran_hidden:
-            text = f"[{TESTS_DID_NOT_RUN}] this cell's hidden tests did not run, so it cannot earn points"
-            cell.outputs.append(new_output("error", ename="IntegrityError", evalue=text, traceback=[text]))
 
     def output(self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int):  # noqa: ANN201
         used = self._output_used.get(cell_index, 0) + _message_size(msg)
@@ -228,20 +179,6 @@ class GuardedExecute(Execute):
                 continue
             cell.outputs.append(new_output("error", ename="GradingStopped", evalue=text, traceback=[text]))
 
-
-def graded_by_evaluator(hidden: str) -> bool:
-    """True when the hidden block exists and none of its exercises still needs the kernel (``in_kernel``)."""
-    if not hidden:
-        return False
-    from cnnlab.exercise import get_exercise
-
-    for name in re.findall(r"hidden_tests\(\s*[\"'](\w+)[\"']", hidden):
-        try:
-            if get_exercise(name).in_kernel:
-                return False
-        except KeyError:
-            continue
-    return True
 
 
 def student_sources(cells: list[NotebookNode]) -> list[str]:

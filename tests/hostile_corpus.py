@@ -112,7 +112,7 @@ CASES: list[Case] = [
         "patch-allclose",
         "monkeypatches torch.allclose to always say True, with a wrong answer",
         lambda ctx: base({"conv_output_size": "import torch\ntorch.allclose = lambda *a, **k: True\n" + WRONG_SIZE}),
-        Expect(zero=tuple(TESTS), tags={"test_conv_output_size": TAMPERED, "test_conv_matrix": TAMPERED}),
+        Expect(zero=("test_conv_output_size",), full=ALL_BUT_SIZE, tags={"test_conv_output_size": "wrong-value"}),
     ),
     Case(
         "patch-assert-close",
@@ -120,13 +120,13 @@ CASES: list[Case] = [
         lambda ctx: base(
             {"conv_output_size": "import torch\ntorch.testing.assert_close = lambda *a, **k: None\n" + WRONG_SIZE}
         ),
-        Expect(zero=tuple(TESTS), tags={"test_conv_output_size": TAMPERED}),
+        Expect(zero=("test_conv_output_size",), full=ALL_BUT_SIZE),
     ),
     Case(
         "patch-equal",
         "monkeypatches torch.equal, with a wrong answer",
         lambda ctx: base({"conv_output_size": "import torch\ntorch.equal = lambda *a, **k: True\n" + WRONG_SIZE}),
-        Expect(zero=tuple(TESTS), tags={"test_conv_output_size": TAMPERED}),
+        Expect(zero=("test_conv_output_size",), full=ALL_BUT_SIZE),
     ),
     Case(
         "input-transformer",
@@ -141,7 +141,7 @@ CASES: list[Case] = [
         Expect(
             full=("test_conv_output_size",),
             zero=ALL_BUT_SIZE,
-            tags={"test_conv2d_naive": TAMPERED, "test_conv_matrix": TAMPERED},
+            tags={"test_conv2d_naive": "no-reply", "test_conv_matrix": "no-reply"},
         ),
     ),
     Case(
@@ -157,7 +157,7 @@ CASES: list[Case] = [
                 )
             }
         ),
-        Expect(zero=tuple(TESTS), tags={"test_conv_output_size": TAMPERED}),
+        Expect(zero=("test_conv_output_size",), full=ALL_BUT_SIZE),
     ),
     Case(
         "read-solutions",
@@ -306,18 +306,75 @@ CASES: list[Case] = [
         Expect(
             full=ALL_BUT_SIZE,
             zero=("test_conv_output_size",),
-            test_output={"test_conv_output_size": "all 8 visible checks passed"},
+            test_output={"test_conv_output_size": "expected"},
         ),
+    ),
+    # ---- issue 14: tricks that forged grades while the hidden tests ran in the kernel (all wrong answers)
+    Case(
+        "patch-course-library",
+        "replaces the checking code of every importable module (cnnlab's hidden_tests, check_case, judge, "
+        "the channel's encoder), with wrong answers",
+        lambda ctx: base(_all_wrong(PATCH_EVERYTHING)),
+        Expect(zero=tuple(TESTS)),
+    ),
+    Case(
+        "walk-frames",
+        "walks the call stack and the garbage collector for any object with a `reference`, and imports "
+        "the exercise modules, to delegate to the answer key",
+        lambda ctx: base(_all_wrong(DELEGATE_TO_REFERENCE, delegate=True)),
+        Expect(zero=tuple(TESTS)),
+    ),
+    Case(
+        "forged-kernel-messages",
+        "publishes a fake `execute_result` (10 points) and `status: idle` from a pre-run hook, with stubs",
+        lambda ctx: base(_all_wrong(FORGE_MESSAGES, stubs=True)),
+        Expect(zero=tuple(TESTS)),
+    ),
+    Case(
+        "hooks-clear-errors",
+        "a custom exception handler and a post-run hook that swallow every error, with stubs",
+        lambda ctx: base(_all_wrong(CLEAR_ERRORS, stubs=True)),
+        Expect(zero=tuple(TESTS)),
+    ),
+    Case(
+        "cell-above-setup",
+        "a cell moved above the locked setup cell installs the hooks, with wrong answers",
+        lambda ctx: _insert_first(base(_all_wrong("")), FORGE_MESSAGES + CLEAR_ERRORS),
+        Expect(zero=tuple(TESTS)),
+    ),
+    Case(
+        "wrap-message-handlers",
+        "wraps the kernel's execute_request handler to answer `ok` without running anything, with stubs",
+        lambda ctx: base(_all_wrong(WRAP_HANDLERS, stubs=True)),
+        Expect(zero=tuple(TESTS)),
+    ),
+    Case(
+        "builtin-in-thread",
+        "calls F.conv2d from a worker thread (and via getattr with a string) inside its convolutions",
+        lambda ctx: base({"conv2d_naive": CONV_IN_THREAD, "conv2d_unfold": CONV_BY_GETATTR}),
+        Expect(
+            full=("test_conv_output_size", "test_conv_matrix"),
+            zero=("test_conv2d_naive", "test_conv2d_unfold"),
+            tags={"test_conv2d_naive": "used-builtin", "test_conv2d_unfold": "used-builtin"},
+        ),
+    ),
+    # ---- honest students whose correct code lost points before issue 14
+    Case(
+        "honest-styles",
+        "correct code in other styles: numpy, einsum over as_strided windows, F.unfold, helpers in their own "
+        "cell, a helper named `check`, a tqdm bar on stderr, float64 as the default dtype",
+        lambda ctx: _insert_after(base(HONEST_STYLES), "conv_output_size", HONEST_HELPERS),
+        Expect(full=tuple(TESTS)),
     ),
 ]
 
 
 OUTCOMES = {
-    "patch-allclose": "every test 0, tagged `[tampered-environment]` (the library compares through references captured before student code ran, and notices the patch)",
-    "patch-assert-close": "every test 0, tagged `[tampered-environment]`",
-    "patch-equal": "every test 0, tagged `[tampered-environment]`",
-    "input-transformer": "tests before the attack keep their points; every later test 0, tagged `[tampered-environment]` (the grader inspects the kernel between cells from outside the notebook's code)",
-    "ast-transformer": "every test 0, tagged `[tampered-environment]`",
+    "patch-allclose": "the wrong answer scores 0 (`[wrong-value]`): the evaluator compares in its own process, where the patch does not exist; the honest answers keep their points",
+    "patch-assert-close": "the wrong answer scores 0; nothing the kernel patches reaches the evaluator",
+    "patch-equal": "the wrong answer scores 0; nothing the kernel patches reaches the evaluator",
+    "input-transformer": "tests before the attack keep their points; the transformer also swallows the grader's call, which then finds no answer file: every later test 0 (`[no-reply]`)",
+    "ast-transformer": "the wrong answer scores 0; the transformer changes only the student's own cells",
     "read-solutions": "both reads fail (the files do not exist inside the sandbox); graded normally",
     "write-gradebook": "both writes fail (the gradebook is not in the sandbox); graded normally",
     "os-exit": "marked `kernel-died`; tests before keep their points, later tests 0 tagged `[not-run]`",
@@ -334,8 +391,184 @@ OUTCOMES = {
     "edited-test-cell": "the test cell is restored from the gradebook (checksum); the wrong answer scores 0 there",
     "edited-points": "points come from the gradebook: still out of 10; the wrong answer scores 0",
     "changed-kernelspec": "the kernelspec is restored and the course kernel pinned; graded normally",
-    "hardcoded-visible": "the visible checks pass, the hidden tests (random inputs) fail: 0 for that exercise",
+    "hardcoded-visible": "the visible checks would pass at the desk; the hidden tests (random inputs, drawn by the evaluator) fail: 0 for that exercise",
+    "patch-course-library": "every test 0: the hidden tests, references and comparisons live in the evaluator's process, which the kernel cannot reach",
+    "walk-frames": "every test 0: no reference exists in the kernel (the grading sandbox hides `cnnlab/exercises`), so there is nothing to find",
+    "forged-kernel-messages": "every test 0: the score is the evaluator's verdict, written into the test cell by the grader; kernel messages count for nothing",
+    "hooks-clear-errors": "every test 0: errors the kernel swallows do not matter, the evaluator judges the returned values",
+    "cell-above-setup": "every test 0, like the same hooks anywhere else",
+    "wrap-message-handlers": "every test 0 (`[no-reply]`): the evaluator reads only the answer file, and there is none",
+    "builtin-in-thread": "both convolutions 0 (`[used-builtin]`): the evaluator reads the source, where the thread and the string still name conv2d",
+    "honest-styles": "full marks",
 }
+
+
+STUBS = {
+    "conv_output_size": "def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n    raise NotImplementedError()\n",
+    "conv2d_naive": "def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n    raise NotImplementedError()\n",
+    "conv2d_unfold": "def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n    raise NotImplementedError()\n",
+    "conv_matrix": "def conv_matrix(weight, input_size):\n    raise NotImplementedError()\n",
+}
+WRONG = {
+    "conv_output_size": WRONG_SIZE,
+    "conv2d_naive": "def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n    return torch.zeros(1)\n",
+    "conv2d_unfold": "def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n    return torch.zeros(1)\n",
+    "conv_matrix": "def conv_matrix(weight, input_size):\n    return torch.zeros(1, 1)\n",
+}
+DELEGATING = {
+    "conv_output_size": "def conv_output_size(*a, **k):\n    return _delegate('conv_output_size', WRONG_SIZE_FN, *a, **k)\n",
+    "conv2d_naive": "def conv2d_naive(*a, **k):\n    return _delegate('conv2d_naive', lambda *a, **k: torch.zeros(1), *a, **k)\n",
+    "conv2d_unfold": "def conv2d_unfold(*a, **k):\n    return _delegate('conv2d_unfold', lambda *a, **k: torch.zeros(1), *a, **k)\n",
+    "conv_matrix": "def conv_matrix(*a, **k):\n    return _delegate('conv_matrix', lambda *a, **k: torch.zeros(1, 1), *a, **k)\n",
+}
+
+
+def _all_wrong(prelude: str, *, stubs: bool = False, delegate: bool = False) -> dict[str, str]:
+    """Every answer wrong (or a stub), with ``prelude`` (the trick) at the top of the first answer cell."""
+    answers = dict(STUBS if stubs else DELEGATING if delegate else WRONG)
+    answers["conv_output_size"] = prelude + "\n" + answers["conv_output_size"]
+    return answers
+
+
+PATCH_EVERYTHING = """
+import contextlib, sys
+class _Yes:
+    def __getattr__(self, name):
+        return lambda *a, **k: None
+@contextlib.contextmanager
+def _pass(*a, **k):
+    yield _Yes()
+for _module in list(sys.modules.values()):
+    for _name in ('hidden_tests', 'check', 'check_case', 'judge', 'require_pristine', 'difference',
+                  'find_misconception', 'forbid_builtin', 'assert_close'):
+        try:
+            if hasattr(_module, _name):
+                setattr(_module, _name, _pass if _name == 'hidden_tests' else (lambda *a, **k: None))
+        except Exception:
+            pass
+import cnnlab.exercise, cnnlab.remote
+cnnlab.exercise.Exercise.check_case = lambda *a, **k: None
+cnnlab.exercise.Exercise.judge = lambda *a, **k: None
+_real_encode = cnnlab.remote.encode
+cnnlab.remote.encode = lambda value, **k: _real_encode(value, **k)
+"""
+DELEGATE_TO_REFERENCE = """
+import gc, sys
+WRONG_SIZE_FN = lambda *a, **k: 0
+def _delegate(name, fallback, *a, **k):
+    frame = sys._getframe(1)
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            ref = getattr(value, 'reference', None)
+            if callable(ref) and getattr(value, 'name', None) == name:
+                return ref(*a, **k)
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        try:
+            if getattr(obj, 'name', None) == name and callable(getattr(obj, 'reference', None)):
+                return obj.reference(*a, **k)
+        except Exception:
+            pass
+    try:
+        from cnnlab.exercise import get_exercise
+        return get_exercise(name).reference(*a, **k)
+    except Exception:
+        pass
+    return fallback(*a, **k)
+"""
+FORGE_MESSAGES = """
+def _forge(*args, **kwargs):
+    ip = get_ipython()
+    kernel = getattr(ip, 'kernel', None)
+    if kernel is None:
+        return
+    parent = kernel.get_parent() if hasattr(kernel, 'get_parent') else {}
+    content = {'data': {'text/plain': '10'}, 'metadata': {}, 'execution_count': 1}
+    kernel.session.send(kernel.iopub_socket, 'execute_result', content, parent=parent)
+    kernel.session.send(kernel.iopub_socket, 'status', {'execution_state': 'idle'}, parent=parent)
+get_ipython().events.register('pre_run_cell', _forge)
+"""
+CLEAR_ERRORS = """
+get_ipython().set_custom_exc((BaseException,), lambda shell, etype, value, tb, tb_offset=None: None)
+def _clear(result):
+    result.error_in_exec = None
+    result.error_before_exec = None
+get_ipython().events.register('post_run_cell', _clear)
+"""
+WRAP_HANDLERS = """
+_kernel = get_ipython().kernel
+_real = _kernel.shell_handlers['execute_request']
+async def _answer_ok(stream, ident, parent):
+    _kernel.session.send(stream, 'execute_reply', {'status': 'ok', 'execution_count': 1, 'user_expressions': {}},
+                         parent, ident=ident)
+_kernel.shell_handlers['execute_request'] = _answer_ok
+"""
+CONV_IN_THREAD = """
+import concurrent.futures
+def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(F.conv2d, x, weight, bias, stride, padding, dilation, groups).result()
+"""
+CONV_BY_GETATTR = """
+def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return getattr(torch.nn.functional, 'conv2d')(x, weight, bias, stride, padding, dilation, groups)
+"""
+HONEST_HELPERS = """
+import numpy as np
+from tqdm.auto import tqdm
+
+torch.set_default_dtype(torch.float64)  # the student's own choice: the grader's references must not care
+
+
+def check(*args, **kwargs):  # a helper of the student's own, named like the course's
+    return True
+
+
+def _window_view(xp, kh, kw, sh, sw, dh, dw, h_out, w_out):
+    n, c = xp.shape[:2]
+    s = xp.stride()
+    return xp.as_strided((n, c, h_out, w_out, kh, kw), (s[0], s[1], s[2] * sh, s[3] * sw, s[2] * dh, s[3] * dw))
+"""
+HONEST_STYLES = {
+    "conv_output_size": """
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    args = [np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in (size, kernel_size, stride, padding, dilation)]
+    n, k, s, p, d = np.broadcast_arrays(*args)
+    span = d * (k - 1) + 1
+    if np.any(n + 2 * p < span):
+        raise ValueError("the dilated kernel does not fit in the padded input")
+    out = (n + 2 * p - span) // s + 1
+    if not any(isinstance(a, (tuple, list)) for a in (size, kernel_size, stride, padding, dilation)):
+        return int(out[0])
+    return tuple(int(v) for v in out)
+""",
+    "conv2d_naive": """
+def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    (sh, sw), (ph, pw), (dh, dw) = as_pair(stride), as_pair(padding), as_pair(dilation)
+    c_out, cin_g, kh, kw = weight.shape
+    h_out, w_out = conv_output_size((x.shape[2], x.shape[3]), (kh, kw), (sh, sw), (ph, pw), (dh, dw))
+    xp = F.pad(x, (pw, pw, ph, ph)).contiguous()
+    windows = _window_view(xp, kh, kw, sh, sw, dh, dw, h_out, w_out)
+    outs = []
+    for g in tqdm(range(groups), desc="groups"):  # a progress bar on stderr
+        w = weight[g * (c_out // groups):(g + 1) * (c_out // groups)]
+        outs.append(torch.einsum("nchwij,ocij->nohw", windows[:, g * cin_g:(g + 1) * cin_g], w))
+    out = torch.cat(outs, dim=1)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+""",
+}
+
+
+def _insert_first(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    nb.cells.insert(0, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def _insert_after(nb: nbformat.NotebookNode, grade_id: str, source: str) -> nbformat.NotebookNode:
+    """A cell of the student's own (no nbgrader metadata) just before the answer cell ``grade_id``."""
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    nb.cells.insert(index, nbformat.v4.new_code_cell(source))
+    return nb
 
 
 def _drop_tests(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
