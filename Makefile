@@ -30,14 +30,14 @@ PYTEST_ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(SETUP_DONE)  ## create .venv, install the project (editable) and its Jupyter kernel
+setup: $(SETUP_DONE)  ## create .venv, install the project with its grader and dev extras, and its Jupyter kernel
 
 $(SETUP_DONE): pyproject.toml
 	@$(BASE_PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required; set BASE_PYTHON=/path/to/python3.11")'
 	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	@echo "installing the pinned dependencies into .venv (a few minutes the first time; log: .venv/setup.log)"
 	@$(PYTHON) -m pip install --upgrade "pip>=24" > $(VENV)/setup.log 2>&1 \
-	  && $(PYTHON) -m pip install --progress-bar off -e . >> $(VENV)/setup.log 2>&1 \
+	  && $(PYTHON) -m pip install --progress-bar off -e ".[grader,dev]" >> $(VENV)/setup.log 2>&1 \
 	  || { tail -n 30 $(VENV)/setup.log; echo "make setup: pip install failed (full log: .venv/setup.log)"; exit 1; }
 	$(PYTHON) -m autograder.setup_env --kernel $(KERNEL)
 	@touch $@

@@ -3,7 +3,8 @@
 An :class:`Exercise` bundles a reference (PyTorch itself wherever possible), the fixed
 *visible* cases a student can run with :func:`cnnlab.check`, and the misconceptions
 used to explain a wrong answer. Hidden tests in the solution notebooks feed it random
-cases through :mod:`cnnlab.grading`.
+cases through :mod:`cnnlab.grading`; when grading, they run in the trusted evaluator
+(:mod:`autograder.evaluator`) and the student's function answers from the kernel.
 """
 
 from __future__ import annotations
@@ -78,9 +79,6 @@ class Exercise:
     - ``verify(exercise, fn, case, visible)`` replaces the default compare-with-
       reference check when an exercise needs a property check instead.
     - ``pure``: the function must not modify its arguments.
-    - ``in_kernel``: its hidden tests still run in the student's kernel, because its verifier
-      needs the live object (a class, a module built by the student, a training loop). Such
-      tests can be forged; every other exercise is graded by ``autograder.evaluator``.
     """
 
     name: str
@@ -91,7 +89,6 @@ class Exercise:
     tolerance: Tolerance = Tolerance()
     verify: Verifier | None = None
     pure: bool = True
-    in_kernel: bool = False
 
     def check_case(self, fn: Callable[..., Any], case: Case, *, visible: bool = True) -> None:
         """Check ``fn`` on one case; raise :class:`~cnnlab.diagnosis.CheckFailed` if wrong."""

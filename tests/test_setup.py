@@ -18,19 +18,28 @@ from autograder.course import KERNEL_NAME, REPO_ROOT
 def test_environment_yml_installs_the_project_instead_of_repeating_the_list() -> None:
     env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert pip == ["-e ."]
+    assert pip == ["-e .[grader,dev]"]
     conda_names = {d.split("=")[0] for d in env["dependencies"] if isinstance(d, str)}
     assert conda_names == {"python", "pip"}
 
 
 def test_the_one_dependency_list_pins_what_the_course_needs() -> None:
-    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    pinned = {d.split("==")[0].split(">=")[0].split("[")[0]: d for d in deps}
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(deps: list[str]) -> dict[str, str]:
+        return {d.split("==")[0].split(">=")[0].split("[")[0]: d for d in deps}
+
+    pinned = names(project["dependencies"])
     assert pinned["torch"] == "torch==2.14.1" and pinned["torchvision"] == "torchvision==0.29.1"
     assert pinned["nbgrader"] == "nbgrader==0.9.6"
     assert pinned["jupyterlab"] == "jupyterlab>=4.4,<5" and pinned["ipywidgets"] == "ipywidgets>=8,<9"
-    for name in ("matplotlib", "tqdm", "pytest", "hypothesis"):
+    for name in ("matplotlib", "tqdm"):
         assert name in pinned
+    # A student's install carries nothing for grading at scale or for development.
+    extras = project["optional-dependencies"]
+    assert {"dask", "psycopg2-binary"} <= set(names(extras["grader"])) and not {"dask", "psycopg2-binary"} & set(pinned)
+    assert {"pytest", "hypothesis", "ruff", "playwright"} <= set(names(extras["dev"]))
+    assert not {"pytest", "hypothesis", "ruff", "playwright"} & set(pinned)
 
 
 def test_the_course_kernel_runs_this_environment() -> None:
