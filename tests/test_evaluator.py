@@ -41,7 +41,8 @@ def test_the_static_check_sees_every_way_of_naming_the_builtin(style: str) -> No
 
 
 def test_the_static_check_follows_helpers_in_other_cells_and_module_level_aliases() -> None:
-    cells = ["conv = F.conv2d\n", "def helper(x, w):\n    return conv(x, w)\n", "def f(x, w):\n    return helper(x, w)\n"]
+    cells = ["conv = F.conv2d\n", "def helper(x, w):\n    return conv(x, w)\n",
+             "def f(x, w):\n    return helper(x, w)\n"]
     assert forbidden_uses(cells, "f", r"conv") == ["conv2d"]
 
 
@@ -90,7 +91,8 @@ def test_a_test_cell_splits_into_its_visible_part_and_its_hidden_block() -> None
 def test_the_names_a_hidden_block_reads_without_binding_are_the_notebooks_functions() -> None:
     hidden = split_hidden(TEST_CELL)[1]
     assert notebook_names(hidden) == ["double"]
-    loop = "for name, fn in (('relu', relu), ('elu', elu)):\n    with hidden_tests(name) as t:\n        t.check(fn, 1)\n"
+    loop = ("for name, fn in (('relu', relu), ('elu', elu)):\n"
+            "    with hidden_tests(name) as t:\n        t.check(fn, 1)\n")
     assert notebook_names(loop) == ["relu", "elu", "hidden_tests"]
 
 
