@@ -10,6 +10,11 @@ A hidden test in a solution notebook reads::
 Inputs are drawn from ``t.rng`` / ``t.gen`` seeded with a fresh seed (``COURSE_SEED``
 replays one) and placed on ``t.device``, the grading device. A failure message ends
 with the seed, so an instructor can replay it.
+
+When grading, this code runs in the trusted evaluator (``autograder.evaluator``), and the
+functions it checks are stand-ins that call the student's kernel: plain comparisons are
+queued and sent in one round trip (:meth:`HiddenRun.flush`), and :meth:`HiddenRun.forbid`
+reads the student's source instead of recording the kernel's calls.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,6 +33,7 @@ from cnnlab.device import pick_device
 from cnnlab.exercise import Case, Exercise, get_exercise
 from cnnlab.forbidden import forbid_builtin
 from cnnlab.integrity import require_pristine
+from cnnlab.settings import quiet_warnings, single_thread, strict_float32
 
 SEED_ENV = "COURSE_SEED"
 
@@ -43,46 +48,6 @@ def fresh_seed() -> int:
     """A new random seed, or ``$COURSE_SEED`` when set (to replay a failure)."""
     fixed = os.environ.get(SEED_ENV, "").strip()
     return int(fixed) if fixed else secrets.randbits(31)
-
-
-@contextlib.contextmanager
-def strict_float32() -> Iterator[None]:
-    """Full float32 precision on CUDA (no TF32), so references are exact enough to compare."""
-    conv = torch.backends.cudnn.conv
-    matmul = torch.backends.cuda.matmul
-    saved = (conv.fp32_precision, matmul.fp32_precision)
-    conv.fp32_precision = "ieee"
-    matmul.fp32_precision = "ieee"
-    try:
-        yield
-    finally:
-        conv.fp32_precision, matmul.fp32_precision = saved
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run checks on one CPU thread: their tensors are tiny, and spare threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@contextlib.contextmanager
-def quiet_warnings(exercise: str) -> Iterator[None]:
-    """Keep warnings off stderr (where nbgrader would score the cell 0); show them on stdout."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    seen: list[str] = []
-    for w in caught:
-        text = f"{w.category.__name__}: {w.message}"
-        if text not in seen:
-            seen.append(text)
-    for text in seen[:3]:
-        print(f"note: {exercise} raised a warning: {text}")
 
 
 class HiddenRun(RandomInputs):

@@ -11,8 +11,8 @@ from typing import Any
 
 from cnnlab import diagnosis as dx
 from cnnlab.exercise import exercises_available, get_exercise
-from cnnlab.grading import quiet_warnings, single_thread
 from cnnlab.integrity import require_pristine
+from cnnlab.settings import quiet_warnings, single_thread
 
 GRADE_NOTE = "Hidden tests with random inputs decide the grade; these visible checks are a first filter."
 
