@@ -32,6 +32,7 @@ from traitlets import Integer
 
 from autograder.evaluator.channel import KernelChannel
 from autograder.evaluator.runner import run_hidden, split_hidden
+from cnnlab.selfcheck import UNAVAILABLE
 
 NO_HIDDEN_TESTS = "no-hidden-tests"
 KERNEL_DIED = "kernel-died"
@@ -83,6 +84,9 @@ class GuardedExecute(Execute):
                 reason = _FATAL_TEXT[status] + f" (its output did not finish within {self.drain_timeout} s)"
         finally:
             done.set()
+        if status == "ok" and self._channel.died:
+            status = KERNEL_DIED
+            reason = f"the kernel died while the grader called `{self._channel.died}` on its inputs"
         if status != "ok":
             reason = reason or _FATAL_TEXT[status]
             self._mark_unrun(nb, status)
@@ -201,7 +205,8 @@ def advisory_output(outputs: list[NotebookNode], limit: int = 4000) -> NotebookN
             parts.append(f"{out.ename}: {out.evalue}\n")
         elif "text/plain" in out.get("data", {}):
             parts.append(str(out["data"]["text/plain"]) + "\n")
-    text = _ANSI.sub("", "".join(parts)).strip()
+    lines = _ANSI.sub("", "".join(parts)).splitlines()
+    text = "\n".join(line for line in lines if UNAVAILABLE not in line).strip()
     if not text:
         return None
     if len(text) > limit:

@@ -14,6 +14,7 @@ from cnnlab.exercise import exercises_available, get_exercise
 from cnnlab.integrity import require_pristine
 from cnnlab.settings import quiet_warnings, single_thread
 
+UNAVAILABLE = "visible checks are not available in this kernel; the grader runs the hidden tests itself."
 GRADE_NOTE = "Hidden tests with random inputs decide the grade; these visible checks are a first filter."
 
 
@@ -43,7 +44,7 @@ def check(name: str, fn: Callable[..., Any] | None = None, *, quiet: bool = Fals
         if exercises_available():
             raise
         # The grading sandbox keeps the exercises (references, variants) with the grader.
-        print(f"{name}: visible checks are not available in this kernel; the grader runs the hidden tests itself.")
+        print(f"{name}: {UNAVAILABLE}")
         return
     require_pristine(name)
     if fn is None:

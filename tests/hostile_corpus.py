@@ -358,6 +358,19 @@ CASES: list[Case] = [
             tags={"test_conv2d_naive": "used-builtin", "test_conv2d_unfold": "used-builtin"},
         ),
     ),
+    Case(
+        "hangs-on-hidden-inputs",
+        "passes the visible checks, then loops forever on the grader's larger inputs",
+        lambda ctx: base({"conv_matrix": _only_small("while True:\n        pass")}),
+        Expect(full=FIRST_THREE, zero=("test_conv_matrix",), tags={"test_conv_matrix": "timeout"}),
+    ),
+    Case(
+        "exits-on-hidden-inputs",
+        "passes the visible checks, then kills its kernel (os._exit) on the grader's inputs",
+        lambda ctx: base({"conv_matrix": _only_small("import os\n        os._exit(0)")}),
+        Expect(status="kernel-died", full=FIRST_THREE, zero=("test_conv_matrix",),
+               tags={"test_conv_matrix": "kernel-died"}),
+    ),
     # ---- honest students whose correct code lost points before issue 14
     Case(
         "honest-styles",
@@ -399,6 +412,8 @@ OUTCOMES = {
     "cell-above-setup": "every test 0, like the same hooks anywhere else",
     "wrap-message-handlers": "every test 0 (`[no-reply]`): the evaluator reads only the answer file, and there is none",
     "builtin-in-thread": "both convolutions 0 (`[used-builtin]`): the evaluator reads the source, where the thread and the string still name conv2d",
+    "hangs-on-hidden-inputs": "its test 0 (`[timeout]`): the evaluator's call is interrupted at the per-cell limit; the rest graded normally",
+    "exits-on-hidden-inputs": "marked `kernel-died`; its test 0 (`[kernel-died]`), earlier tests keep their points",
     "honest-styles": "full marks",
 }
 
@@ -557,6 +572,18 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 """,
 }
+
+
+def _only_small(trick: str) -> str:
+    """conv_matrix that is right for the visible checks' inputs (at most 5 pixels) and runs ``trick`` on others."""
+    body = solution("conv_matrix").replace("def conv_matrix(", "def _conv_matrix_ok(", 1)
+    return body + f"""
+
+def conv_matrix(weight, input_size):
+    if max(as_pair(input_size)) > 5 or weight.shape[0] > 2:
+        {trick}
+    return _conv_matrix_ok(weight, input_size)
+"""
 
 
 def _insert_first(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:

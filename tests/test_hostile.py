@@ -24,7 +24,7 @@ from autograder.sandbox import detect
 
 pytestmark = [pytest.mark.grading, pytest.mark.sandbox]
 NEEDS_SANDBOX = {"read-solutions", "write-gradebook", "network", "fork-bomb"}
-STOPPED_BY_LIMITS = {"infinite-loop", "loop-ignoring-interrupts", "fork-bomb"}
+STOPPED_BY_LIMITS = {"infinite-loop", "loop-ignoring-interrupts", "fork-bomb", "hangs-on-hidden-inputs"}
 
 
 class _Listener:

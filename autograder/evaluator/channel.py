@@ -33,6 +33,7 @@ class KernelChannel:
         self.client = client
         self.workdir = Path(workdir)
         self._numbers = itertools.count(1)
+        self.died = ""  # what the kernel was running when it died during a call, if it did
 
     async def ask(self, name: str, calls: list[tuple[tuple, dict]], op: str = "call") -> list[dict]:
         """Call notebook function ``name`` once per ``(args, kwargs)``; one reply dict per call.
@@ -65,6 +66,7 @@ class KernelChannel:
                 pass
             raise RemoteCallError("timeout", f"`{name}` ran past the {limit} s limit on the grader's inputs") from None
         except DeadKernelError:
+            self.died = name
             raise RemoteCallError("kernel-died", f"the kernel died while running `{name}` on the grader's inputs") \
                 from None
 

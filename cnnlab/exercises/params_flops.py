@@ -505,17 +505,17 @@ def _conv_block(
 
 
 def random_counting_model(
-    r: RandomInputs, *, probe: bool = True, meta: float = 0.0
+    r: RandomInputs, *, probe: bool = True, meta: float = 0.0, kind: str | None = None
 ) -> tuple[nn.Module, tuple[int, ...], str]:
     """A random model for counting, its input shape, and a short description.
 
     Mixes Conv1d/2d/3d, ConvTranspose2d (groups, stride, padding, dilation, output_padding), Linear on
     2-d and 3-d inputs, pixel-wise layers and pooling, a layer used twice, and a :class:`Probe`.
     The model is on the grading device, or with probability ``meta`` on PyTorch's meta device
-    (shapes only: counting costs no arithmetic there).
+    (shapes only: counting costs no arithmetic there). ``kind`` picks the family (e.g. ``"transposed"``).
     """
     rng = r.rng
-    kind = rng.choice(["conv1d", "conv2d", "conv2d", "conv3d", "transposed", "linear", "mnist"])
+    kind = kind or rng.choice(["conv1d", "conv2d", "conv2d", "conv3d", "transposed", "linear", "mnist"])
     n = rng.randint(1, 3)
     if kind == "mnist":
         layers: list[nn.Module] = [SeedMNISTNet()]
@@ -563,9 +563,9 @@ def random_counting_model(
     return model.to(r.device), shape, f"{kind} model"
 
 
-def count_macs_case(r: RandomInputs, *, meta: float = 0.0) -> Case:
+def count_macs_case(r: RandomInputs, *, meta: float = 0.0, kind: str | None = None) -> Case:
     """A random model and input shape for ``count_macs`` (on the meta device with probability ``meta``)."""
-    model, shape, note = random_counting_model(r, meta=meta)
+    model, shape, note = random_counting_model(r, meta=meta, kind=kind)
     return Case((model, shape), note=note)
 
 

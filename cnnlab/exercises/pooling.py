@@ -257,6 +257,23 @@ def _max_zero_padding(x, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     return values, (rows * x.shape[-1] + cols)[..., :truth.shape[-2], :truth.shape[-1]]
 
 
+def _max_zero_padding_everywhere(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                                 return_indices=False):
+    """Zeros in the padding and also past it, where ceil_mode's last window overhangs the input."""
+    truth = max_pool2d_reference(x, kernel_size, stride, padding, dilation, ceil_mode)
+    (kh, kw), (ph, pw), (dh, dw) = _pair(kernel_size), _pair(padding), _pair(dilation)
+    sh, sw = _pair(kernel_size if stride is None else stride)
+    h_out, w_out = truth.shape[-2:]
+    extra_h = max(0, (h_out - 1) * sh + dh * (kh - 1) + 1 - (x.shape[-2] + 2 * ph))
+    extra_w = max(0, (w_out - 1) * sw + dw * (kw - 1) + 1 - (x.shape[-1] + 2 * pw))
+    xp = torch.nn.functional.pad(x, (pw, pw + extra_w, ph, ph + extra_h), value=0.0)
+    return pristine.max_pool2d(xp, (kh, kw), (sh, sw), 0, (dh, dw))[..., :h_out, :w_out]
+
+
+def _either(*detects):
+    return lambda case, got, expected: any(d(case, got, expected) for d in detects)
+
+
 def _kept_last_window(reference, kind: str):
     """Pooling that keeps ceil_mode's last window even when it starts in the right padding."""
 
@@ -346,7 +363,7 @@ _KEPT_HINT = ("with ceil_mode=True PyTorch drops a last window that would start 
 MAX_MISCONCEPTIONS = (
     Misconception("zero-padding-in-max", "the padding was filled with zeros; max pooling pads with -inf, so "
                   "a padded cell never wins (with zeros, an all-negative window at the border returns 0)",
-                  detect=_on_values(_max_zero_padding)),
+                  detect=_either(_on_values(_max_zero_padding), _on_values(_max_zero_padding_everywhere))),
     Misconception("stride-defaults-to-1", "stride=None means stride = kernel_size (non-overlapping windows), "
                   "not 1", detect=_on_values(_MAX_VARIANTS["stride-defaults-to-1"])),
     Misconception("ceil-last-window-kept", _KEPT_HINT,
