@@ -361,7 +361,7 @@ CASES: list[Case] = [
     Case(
         "hangs-on-hidden-inputs",
         "passes the visible checks, then loops forever on the grader's larger inputs",
-        lambda ctx: base({"conv_matrix": _only_small("while True:\n        pass")}),
+        lambda ctx: base({"conv_matrix": _only_small("while True:\n            pass")}),
         Expect(full=FIRST_THREE, zero=("test_conv_matrix",), tags={"test_conv_matrix": "timeout"}),
     ),
     Case(
