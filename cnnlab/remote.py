@@ -38,8 +38,15 @@ def encode(value: Any, *, handles: bool = False) -> Any:
     """
     if isinstance(value, torch.Tensor):
         return {"__grad__": value.detach()} if value.requires_grad else value.detach()
-    if isinstance(value, PLAIN_TYPES):
-        return value
+    if isinstance(value, bool):  # exact builtins: subclasses (numpy's float64) would not load safely
+        return bool(value)
+    for kind in (int, float, str, bytes):
+        if isinstance(value, kind):
+            return kind(value)
+    if value is None:
+        return None
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return encode(value.item())  # a numpy scalar, e.g. np.int64(3)
     if isinstance(value, torch.Size):
         return tuple(int(v) for v in value)
     if isinstance(value, tuple) and hasattr(value, "_fields"):

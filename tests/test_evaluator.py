@@ -228,3 +228,11 @@ def test_replies_are_read_safely(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(RemoteCallError) as info:
         _read_replies(path, 1)
     assert info.value.tag == "reply-too-large"
+
+
+def test_numpy_scalars_and_builtin_subclasses_come_back_as_plain_numbers() -> None:
+    import numpy as np
+
+    fn = RemoteFunction("f", _fake_kernel(lambda: (np.int64(3), np.float64(0.5), np.bool_(True))), list)
+    assert fn() == (3, 0.5, True)
+    assert [type(v) for v in fn()] == [int, float, bool]
