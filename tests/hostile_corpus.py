@@ -362,7 +362,7 @@ CASES: list[Case] = [
         "hangs-on-hidden-inputs",
         "passes the visible checks, then loops forever on the grader's larger inputs",
         lambda ctx: base({"conv_matrix": _only_small("while True:\n            pass")}),
-        Expect(full=FIRST_THREE, zero=("test_conv_matrix",), tags={"test_conv_matrix": "timeout"}),
+        Expect(full=FIRST_THREE, zero=("test_conv_matrix",), tags={"test_conv_matrix": "call-timeout"}),
     ),
     Case(
         "exits-on-hidden-inputs",
@@ -412,7 +412,7 @@ OUTCOMES = {
     "cell-above-setup": "every test 0, like the same hooks anywhere else",
     "wrap-message-handlers": "every test 0 (`[no-reply]`): the evaluator reads only the answer file, and there is none",
     "builtin-in-thread": "both convolutions 0 (`[used-builtin]`): the evaluator reads the source, where the thread and the string still name conv2d",
-    "hangs-on-hidden-inputs": "its test 0 (`[timeout]`): the evaluator's call is interrupted at the per-cell limit; the rest graded normally",
+    "hangs-on-hidden-inputs": "its test 0 (`[call-timeout]`): the evaluator's call is interrupted at the per-cell limit; the rest graded normally",
     "exits-on-hidden-inputs": "marked `kernel-died`; its test 0 (`[kernel-died]`), earlier tests keep their points",
     "honest-styles": "full marks",
 }
