@@ -64,7 +64,8 @@ class KernelChannel:
                 await asyncio.wait_for(client.async_wait_for_reply(msg_id), getattr(client, "interrupt_grace", 10))
             except Exception:  # noqa: BLE001 - still busy: the next cell's own limit handles it
                 pass
-            raise RemoteCallError("call-timeout", f"`{name}` ran past the {limit} s limit on the grader's inputs") from None
+            raise RemoteCallError("call-timeout",
+                                  f"`{name}` ran past the {limit} s limit on the grader's inputs") from None
         except DeadKernelError:
             self.died = name
             raise RemoteCallError("kernel-died", f"the kernel died while running `{name}` on the grader's inputs") \
