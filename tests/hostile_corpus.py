@@ -103,6 +103,11 @@ def _set_points(nb: nbformat.NotebookNode, grade_id: str, points: float) -> nbfo
     return nb
 
 
+def _earns_nothing(name: str, what: str, build: Callable[[Context], nbformat.NotebookNode]) -> Case:
+    """A trick with wrong answers or stubs: every test must score 0."""
+    return Case(name, what, build, Expect(zero=tuple(TESTS)))
+
+
 ALL_BUT_SIZE = ("test_conv2d_naive", "test_conv2d_unfold", "test_conv_matrix")
 FIRST_THREE = ("test_conv_output_size", "test_conv2d_naive", "test_conv2d_unfold")
 TAMPERED = "tampered-environment"
@@ -310,43 +315,37 @@ CASES: list[Case] = [
         ),
     ),
     # ---- issue 14: tricks that forged grades while the hidden tests ran in the kernel (all wrong answers)
-    Case(
+    _earns_nothing(
         "patch-course-library",
         "replaces the checking code of every importable module (cnnlab's hidden_tests, check_case, judge, "
         "the channel's encoder), with wrong answers",
         lambda ctx: base(_all_wrong(PATCH_EVERYTHING)),
-        Expect(zero=tuple(TESTS)),
     ),
-    Case(
+    _earns_nothing(
         "walk-frames",
         "walks the call stack and the garbage collector for any object with a `reference`, and imports "
         "the exercise modules, to delegate to the answer key",
         lambda ctx: base(_all_wrong(DELEGATE_TO_REFERENCE, delegate=True)),
-        Expect(zero=tuple(TESTS)),
     ),
-    Case(
+    _earns_nothing(
         "forged-kernel-messages",
         "publishes a fake `execute_result` (10 points) and `status: idle` from a pre-run hook, with stubs",
         lambda ctx: base(_all_wrong(FORGE_MESSAGES, stubs=True)),
-        Expect(zero=tuple(TESTS)),
     ),
-    Case(
+    _earns_nothing(
         "hooks-clear-errors",
         "a custom exception handler and a post-run hook that swallow every error, with stubs",
         lambda ctx: base(_all_wrong(CLEAR_ERRORS, stubs=True)),
-        Expect(zero=tuple(TESTS)),
     ),
-    Case(
+    _earns_nothing(
         "cell-above-setup",
         "a cell moved above the locked setup cell installs the hooks, with wrong answers",
         lambda ctx: _insert_first(base(_all_wrong("")), FORGE_MESSAGES + CLEAR_ERRORS),
-        Expect(zero=tuple(TESTS)),
     ),
-    Case(
+    _earns_nothing(
         "wrap-message-handlers",
         "wraps the kernel's execute_request handler to answer `ok` without running anything, with stubs",
         lambda ctx: base(_all_wrong(WRAP_HANDLERS, stubs=True)),
-        Expect(zero=tuple(TESTS)),
     ),
     Case(
         "builtin-in-thread",

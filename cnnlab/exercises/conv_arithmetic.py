@@ -12,6 +12,7 @@ from cnnlab.cases import RandomInputs, conv2d_case
 from cnnlab.comparing import EXACT, Tolerance
 from cnnlab.diagnosis import Misconception
 from cnnlab.exercise import Case, Exercise, register
+from cnnlab.sources import cite
 
 NOTEBOOK = "01_conv_arithmetic"
 IntOrTuple = int | Sequence[int]
@@ -193,7 +194,7 @@ def _matrix_visible() -> list[Case]:
     r = RandomInputs(seed=2)
     return [
         Case((torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]), 3), note="the 4x9 matrix from the notebook"),
-        Case((r.randn(1, 1, 3, 3), 4), note="seed 003's example: 4x4 input, 3x3 kernel, C is 4x16"),
+        Case((r.randn(1, 1, 3, 3), 4), note=f"{cite(4)}'s example: 4x4 input, 3x3 kernel, C is 4x16"),
         Case((r.randn(2, 3, 2, 3), (4, 5)), note="several channels, rectangular kernel"),
     ]
 

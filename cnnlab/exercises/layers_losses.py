@@ -34,6 +34,7 @@ from cnnlab.comparing import EXACT, Tolerance, describe_value, difference
 from cnnlab.diagnosis import CheckFailed, Misconception
 from cnnlab.exercise import Case, Exercise, register
 from cnnlab.forbidden import torch_calls  # noqa: F401  (tests)
+from cnnlab.sources import cite
 
 NOTEBOOK = "06_bn_fc_dropout_losses"
 
@@ -156,7 +157,7 @@ def _linear_visible() -> list[Case]:
     return [
         Case((r.randn(2, 3), r.randn(3, 3), r.randn(3)), note="a square weight: transposing matters"),
         Case((torch.tensor([[1.0, 2.0, 3.0]]), rows, torch.full((4,), 0.5)),
-             note="seed 003's worked example: the answer is [[6.5, 12.5, 18.5, 24.5]]"),
+             note=f"{cite(4)}'s worked example: the answer is [[6.5, 12.5, 18.5, 24.5]]"),
         Case((r.randn(4, 5), r.randn(2, 5)), note="no bias"),
         Case((r.randn(2, 3, 5), r.randn(4, 5), r.randn(4)), note="leading dimensions (N, L, in_features)"),
         Case((r.randn(5), r.randn(2, 5), r.randn(2)), note="a single vector (in_features,)"),

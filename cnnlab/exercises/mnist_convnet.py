@@ -9,12 +9,11 @@ misconception (``[batch-dimension-lost]``, ``[missing-nonlinearity]``, ``[mean-l
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from cnnlab.data import TensorLoader
 from cnnlab.exercise import Case, Exercise, register, student_frame
 from cnnlab.harness import CountingScheduler, InverseDecay, ProbeNet, Recorder
 from cnnlab.models import SeedMNISTNet
+from cnnlab.settings import single_thread
 
 NOTEBOOK = "07_mnist_convnet"
 EXPECTED_PARAMS = 21_840
@@ -62,15 +62,7 @@ BATCH_HINT = (
 )
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run tiny tensors on one CPU thread: with two threads on a busy machine, every small op waits for the other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+one_thread = single_thread  # tiny tensors: one CPU thread, no waiting for a busy second one
 
 
 def _single_threaded(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -24,6 +24,7 @@ from cnnlab.diagnosis import CheckFailed, Misconception
 from cnnlab.exercise import Case, Exercise, register
 from cnnlab.models import SeedMNISTNet
 from cnnlab.probes import Probe, probes_in
+from cnnlab.sources import cite
 
 NOTEBOOK = "03_params_flops"
 
@@ -94,8 +95,8 @@ def _params_visible() -> list[Case]:
     return [
         Case((1, 10, 5), note="MNIST's first convolution: 10 kernels of 1x5x5, plus 10 biases"),
         Case((10, 20, 5), note="MNIST's second convolution"),
-        Case((12, 6, 3), note="seed 001's example, groups=1"),
-        Case((12, 6, 3), {"groups": 3}, note="seed 001's example with groups=3"),
+        Case((12, 6, 3), note=f"{cite(2)}'s example, groups=1"),
+        Case((12, 6, 3), {"groups": 3}, note=f"{cite(2)}'s example with groups=3"),
         Case((32, 32, 3), {"groups": 32, "bias": False}, note="a depthwise convolution"),
         Case((3, 64, (7, 7)), {"bias": False}, note="a ResNet stem (bias=False: BatchNorm follows)"),
         Case((16, 8, (3, 1)), {"groups": 2}, note="a rectangular kernel"),
@@ -196,7 +197,7 @@ def _macs_visible() -> list[Case]:
         Case((12, 6, 3, (5, 7)), {"groups": 3}, note="groups=3, a 5x7 output"),
         Case((32, 32, 3, 56), {"groups": 32}, note="a depthwise 3x3 convolution"),
         Case((32, 64, 1, 56), note="a pointwise (1x1) convolution"),
-        Case((3, 64, (7, 7), (152, 114)), note="seed 001's stem on a 304x228 image"),
+        Case((3, 64, (7, 7), (152, 114)), note=f"{cite(2)}'s stem on a 304x228 image"),
         Case((8, 6, (1, 3), 4), note="a rectangular kernel"),
     ]
 
@@ -294,7 +295,7 @@ def _frozen(model: nn.Module, *names: str) -> nn.Module:
 def _count_visible() -> list[Case]:
     shared = nn.Conv2d(4, 4, 3, padding=1)
     return [
-        Case((SeedMNISTNet(),), note="seed 004's MNIST network: 21,840 parameters"),
+        Case((SeedMNISTNet(),), note=f"{cite(5)}'s MNIST network: 21,840 parameters"),
         Case(
             (_frozen(SeedMNISTNet(), "conv1", "conv2"),),
             {"trainable_only": True},
@@ -431,10 +432,10 @@ def _verify_count_macs(exercise: Exercise, fn: Callable[..., Any], case: Case, v
 
 def _count_macs_visible() -> list[Case]:
     return [
-        Case((SeedMNISTNet(), (1, 1, 28, 28)), note="seed 004's MNIST network, one image: 480,500 MACs"),
+        Case((SeedMNISTNet(), (1, 1, 28, 28)), note=f"{cite(5)}'s MNIST network, one image: 480,500 MACs"),
         Case((SeedMNISTNet(), (4, 1, 28, 28)), note="the same network, a batch of 4"),
         Case((nn.Sequential(nn.Conv2d(8, 16, 3, groups=4, bias=False)), (1, 8, 10, 10)), note="a grouped conv"),
-        Case((nn.Sequential(nn.Conv1d(16, 33, 3, stride=2)), (20, 16, 50)), note="seed 004's Conv1d example"),
+        Case((nn.Sequential(nn.Conv1d(16, 33, 3, stride=2)), (20, 16, 50)), note=f"{cite(5)}'s Conv1d example"),
         Case(
             (nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool3d(2)), (1, 2, 4, 6, 6)),
             note="a Conv3d; pooling and ReLU cost nothing",

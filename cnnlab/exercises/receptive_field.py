@@ -27,6 +27,7 @@ from cnnlab.receptive import (
     reachable_mask,
     receptive_field_reference,
 )
+from cnnlab.sources import cite
 
 NOTEBOOK = "02_receptive_field"
 
@@ -181,7 +182,7 @@ def _rf_visible() -> list[Case]:
                 nn.ReLU(),
                 nn.MaxPool2d(2, 2),
             ),
-            "seed 004's MNIST features: field 16, jump 4",
+            f"{cite(5)}'s MNIST features: field 16, jump 4",
         ),
         _rf_case(
             [

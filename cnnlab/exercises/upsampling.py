@@ -18,6 +18,7 @@ from cnnlab.comparing import EXACT, Tolerance
 from cnnlab.diagnosis import Misconception
 from cnnlab.exercise import Case, Exercise, register
 from cnnlab.linear_maps import conv_matrix
+from cnnlab.sources import cite
 
 NOTEBOOK = "05_upsampling"
 IntOrTuple = int | Sequence[int]
@@ -109,8 +110,8 @@ T_SIZE_MISCONCEPTIONS = (
 
 def _t_size_visible() -> list[Case]:
     return [
-        Case((2, 3), note="seed 003: a 2x2 map back to 4x4 with a 3x3 kernel"),
-        Case((512, 3), {"stride": 2}, note="seed 003: 512 -> 1025 with k=3, s=2"),
+        Case((2, 3), note=f"{cite(4)}: a 2x2 map back to 4x4 with a 3x3 kernel"),
+        Case((512, 3), {"stride": 2}, note=f"{cite(4)}: 512 -> 1025 with k=3, s=2"),
         Case((7, 4), {"stride": 2, "padding": 1}, note="k=4, s=2, p=1 doubles the size exactly"),
         Case((7, 3), {"stride": 2, "padding": 1, "output_padding": 1},
              note="output_padding picks 14 instead of 13"),
@@ -301,7 +302,7 @@ def _matrix_visible() -> list[Case]:
     r = RandomInputs(seed=8)
     return [
         Case((torch.tensor([[[1.0, 2.0], [3.0, 4.0]]]), torch.ones(1, 1, 3, 3)),
-             note="seed 003's example: a 2x2 map, a 3x3 kernel, C is 4x16 and Cᵀ is 16x4"),
+             note=f"{cite(4)}'s example: a 2x2 map, a 3x3 kernel, C is 4x16 and Cᵀ is 16x4"),
         Case((r.randn(1, 2, 2), r.randn(1, 1, 3, 3)), note="a random 3x3 kernel"),
         Case((r.randn(2, 3, 2), r.randn(2, 3, 2, 3)), note="2 output channels of the conv, 3 input channels"),
     ]
