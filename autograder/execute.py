@@ -144,7 +144,7 @@ class GuardedExecute(Execute):
             loop = asyncio.get_running_loop()
             ask = self._channel.blocking(loop)
             sources = student_sources(self._nb.cells[:cell_index])
-            verdict = await loop.run_in_executor(None, run_hidden, hidden, ask, lambda: sources)
+            verdict = await loop.run_in_executor(None, run_hidden, hidden, ask, sources)
         else:
             text = f"[{NO_HIDDEN_TESTS}] the course defines no hidden tests for this cell, so it cannot earn points"
             verdict = new_output("error", ename="GradingError", evalue=text, traceback=[text])

@@ -111,9 +111,9 @@ def _fake_kernel(fn):  # noqa: ANN001, ANN202
 
 def test_the_verdict_comes_from_the_hidden_block_not_from_the_kernel() -> None:
     hidden = split_hidden(TEST_CELL)[1]
-    passed = run_hidden(hidden, _fake_kernel(lambda k: 2 * k), list)
+    passed = run_hidden(hidden, _fake_kernel(lambda k: 2 * k), [])
     assert passed.output_type == "stream" and "✓ double" in passed.text
-    failed = run_hidden(hidden, _fake_kernel(lambda k: k), list)
+    failed = run_hidden(hidden, _fake_kernel(lambda k: k), [])
     assert (failed.output_type, failed.ename) == ("error", "HiddenTestFailed")
     assert failed.evalue.startswith("[wrong-value] double: not twice the input")
 
@@ -122,7 +122,7 @@ def test_a_kernel_that_cannot_answer_fails_that_cell_with_a_tag() -> None:
     def ask(name: str, calls: list, op: str = "call") -> list[dict]:
         raise RemoteCallError("no-reply", "the kernel did not answer")
 
-    out = run_hidden(split_hidden(TEST_CELL)[1], ask, list)
+    out = run_hidden(split_hidden(TEST_CELL)[1], ask, [])
     assert out.output_type == "error" and out.evalue.startswith("[no-reply]")
 
 
@@ -131,7 +131,7 @@ def test_kernel_errors_come_back_as_builtin_exceptions_with_the_students_line() 
     def student(x):  # noqa: ANN001, ANN202
         raise NotImplementedError()
 
-    fn = RemoteFunction("f", _fake_kernel(student), list)
+    fn = RemoteFunction("f", _fake_kernel(student), [])
     with pytest.raises(NotImplementedError):
         fn(1)
 
@@ -142,11 +142,11 @@ def test_kernel_errors_come_back_as_builtin_exceptions_with_the_students_line() 
         raise Custom("too big")
 
     with pytest.raises(ValueError, match="Custom.*too big"):
-        RemoteFunction("f", _fake_kernel(picky), list)(1)
+        RemoteFunction("f", _fake_kernel(picky), [])(1)
 
 
 def test_a_missing_function_is_reported_as_not_defined() -> None:
-    fn = RemoteFunction("f", lambda name, calls, op="call": [{"missing": True}], list)
+    fn = RemoteFunction("f", lambda name, calls, op="call": [{"missing": True}], [])
     with pytest.raises(dx.CheckFailed) as info:
         fn(1)
     assert info.value.tag == "not-defined"
@@ -159,7 +159,7 @@ def test_in_place_updates_in_the_kernel_reach_the_evaluators_arguments() -> None
         return 0
 
     running, model = torch.zeros(3), Recorder(ProbeNet())
-    fn = RemoteFunction("f", _fake_kernel(update), list)
+    fn = RemoteFunction("f", _fake_kernel(update), [])
     sent = (running.clone(), pickle.loads(pickle.dumps(model)))  # the kernel works on its own copies
     fn.prefetch([type("C", (), {"args": sent, "kwargs": {}})()])
     fn(running, model)
@@ -233,6 +233,6 @@ def test_replies_are_read_safely(tmp_path) -> None:  # noqa: ANN001
 def test_numpy_scalars_and_builtin_subclasses_come_back_as_plain_numbers() -> None:
     import numpy as np
 
-    fn = RemoteFunction("f", _fake_kernel(lambda: (np.int64(3), np.float64(0.5), np.bool_(True))), list)
+    fn = RemoteFunction("f", _fake_kernel(lambda: (np.int64(3), np.float64(0.5), np.bool_(True))), [])
     assert fn() == (3, 0.5, True)
     assert [type(v) for v in fn()] == [int, float, bool]

@@ -13,7 +13,7 @@ from cnnlab import diagnosis as dx
 from cnnlab.comparing import EXACT, Tolerance, difference, same
 from cnnlab.exercise import Case, Exercise, get_exercise
 from cnnlab.forbidden import CONVOLUTION, aten_ops_called, forbid_builtin
-from cnnlab.grading import LEDGER, hidden_tests
+from cnnlab.grading import hidden_tests
 from cnnlab.integrity import require_pristine, tampering
 from cnnlab.selfcheck import check
 
@@ -156,8 +156,7 @@ def test_hidden_seeds_are_fresh_and_recorded(capsys) -> None:
             seeds.add(t.seed)
             t.expect(lambda size, k: size - k + 1, 28, 5)
     assert len(seeds) == 3
-    assert LEDGER["conv_output_size"]["cases"] == 1
-    assert "hidden tests passed" in capsys.readouterr().out
+    assert "hidden tests passed (1 random cases" in capsys.readouterr().out
 
 
 def test_warnings_go_to_stdout_not_stderr(capsys) -> None:

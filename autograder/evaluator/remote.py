@@ -36,7 +36,7 @@ class RemoteFunction:
 
     remote = True
 
-    def __init__(self, name: str, ask: Ask, sources: Callable[[], list[str]]) -> None:
+    def __init__(self, name: str, ask: Ask, sources: list[str]) -> None:
         self.__name__ = name
         self.name = name
         self._ask = ask
@@ -48,7 +48,7 @@ class RemoteFunction:
 
     def student_sources(self) -> list[str]:
         """The source of the cells the student wrote, run so far, in order."""
-        return self._sources()
+        return self._sources
 
     def prefetch(self, cases: Sequence[Case]) -> None:
         """Call the kernel once for all ``cases``; later calls consume the replies in order."""

@@ -12,7 +12,6 @@ import builtins
 import contextlib
 import io
 import re
-from collections.abc import Callable
 
 from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
@@ -54,8 +53,11 @@ def notebook_names(hidden: str) -> list[str]:
     return [n for n in dict.fromkeys(loaded) if n not in bound and not hasattr(builtins, n)]
 
 
-def run_hidden(hidden: str, ask: Ask, sources: Callable[[], list[str]]) -> NotebookNode:
-    """Run ``hidden`` with remote notebook functions; return the test cell's one output."""
+def run_hidden(hidden: str, ask: Ask, sources: list[str]) -> NotebookNode:
+    """Run ``hidden`` with remote notebook functions; return the test cell's one output.
+
+    ``sources`` is the code the student wrote before this cell (for the static forbidden-call check).
+    """
     scope: dict = {"__builtins__": builtins, "__name__": "__hidden_tests__"}
     for name in notebook_names(hidden):
         scope[name] = RemoteFunction(name, ask, sources)
