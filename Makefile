@@ -20,6 +20,8 @@ export COURSE_DATA_DIR
 
 SUBMISSIONS ?= submitted
 WORKERS    ?=
+LMS        ?=
+ROSTER     ?=
 LAB_ARGS   ?=
 LAB_DIR    ?= $(CURDIR)
 PYTEST_ARGS ?=
@@ -58,8 +60,8 @@ validate: setup  ## solutions pass every test, released notebooks pass none
 lab: setup  ## start JupyterLab on the course (options: LAB_DIR=folder LAB_ARGS="--port=8899")
 	$(VENV)/bin/jupyter lab --notebook-dir=$(LAB_DIR) $(LAB_ARGS)
 
-grade: setup  ## grade a class: make grade SUBMISSIONS=path/or/export.zip [WORKERS=N]
-	$(PYTHON) -m autograder grade $(SUBMISSIONS) $(if $(WORKERS),--workers $(WORKERS))
+grade: setup  ## grade a class: make grade SUBMISSIONS=path/or/export.zip [LMS=canvas|moodle] [ROSTER=roster.csv] [WORKERS=N]
+	$(PYTHON) -m autograder grade $(SUBMISSIONS) $(if $(WORKERS),--workers $(WORKERS)) $(if $(LMS),--lms $(LMS)) $(if $(ROSTER),--roster $(ROSTER))
 
 feedback: setup  ## write feedback HTML for every graded submission
 	$(PYTHON) -m autograder feedback

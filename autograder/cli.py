@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from autograder.course import DEFAULT_WORKSPACE, REPO_ROOT, Course, CourseError, Workspace
+from autograder.lms import LMS_CHOICES
 from autograder.sandbox import GIB, Policy, SandboxUnavailable, detect
 
 EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2, 3
@@ -47,17 +48,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.intake import collect, stage
+    from autograder.course_settings import load_settings, settings_path
+    from autograder.intake import read_submissions, stage
+    from autograder.lms.roster import Roster, record_roster
 
     course = Course()
+    settings = load_settings(settings_path(course.root), known=course.assignments())
+    roster = Roster.read(Path(args.roster)) if args.roster else None
     ws = _workspace(args).create()
-    subs, rejected = collect(Path(args.submissions), course, pattern=args.pattern)
-    for r in rejected:
+    found = read_submissions(Path(args.submissions), course, lms=args.lms, pattern=args.pattern,
+                             roster=roster, settings=settings)
+    for r in found.rejected:
         print(f"rejected: {r}")
+    for note in found.notes:
+        print(f"note: {note}")
+    subs = found.submissions
     if args.assignment:
         wanted = {course.require(a) for a in args.assignment}
         subs = [s for s in subs if s.assignment in wanted]
-    return _grade_and_report(course, ws, stage(ws, subs), rejected, args)
+    if roster is not None:
+        record_roster(ws, roster)
+    return _grade_and_report(course, ws, stage(ws, subs), found.rejected, args)
 
 
 def _grade_and_report(course: Course, ws: Workspace, subs: list, rejected: list,
@@ -126,8 +137,28 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from autograder.export import export_csv
 
-    path = export_csv(_workspace(args), Path(args.to) if args.to else None)
+    target = args.file or args.to
+    if args.to_lms:
+        return _export_to_lms(args.to_lms, Path(target) if target else None, _workspace(args))
+    path = export_csv(_workspace(args), Path(target) if target else None)
     print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _export_to_lms(lms: str, target: Path | None, ws: Workspace) -> int:
+    from autograder.course_settings import load_settings, settings_path
+    from autograder.lms.grades_back import write_canvas, write_moodle
+
+    course = Course()
+    target = target or ws.path / f"{lms}-grades.csv"
+    if lms == "canvas":
+        written, skipped = write_canvas(ws, target, load_settings(settings_path(course.root), course.assignments()))
+    else:
+        written, skipped = write_moodle(ws, target)
+    for line in skipped:
+        print(f"note: {line}")
+    for path in written:
+        print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -263,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pattern", default=None,
                    help="regex for LMS file names, with groups student and assignment (default: "
                    "<student>_<NN_assignment>.ipynb)")
+    p.add_argument("--lms", choices=LMS_CHOICES, default="generic",
+                   help="whose download this is: canvas, moodle, or generic (<student>_<assignment>.ipynb)")
+    p.add_argument("--roster", default=None, metavar="CSV",
+                   help="roster.csv with columns id,name,email,lms_id: maps LMS ids to student ids")
     p.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
     _add_grading_options(p)
     p.set_defaults(func=cmd_grade)
@@ -270,8 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("feedback", help="feedback HTML for every graded submission")
     p.set_defaults(func=cmd_feedback)
 
-    p = sub.add_parser("export", help="grades.csv from the gradebook")
-    p.add_argument("--to", default=None, help="output path (default: <workspace>/grades.csv)")
+    p = sub.add_parser("export", help="grades.csv from the gradebook, or a grade file for an LMS import")
+    p.add_argument("file", nargs="?", default=None,
+                   help="output path (default: <workspace>/grades.csv, or <workspace>/<lms>-grades.csv)")
+    p.add_argument("--to", default=None, help="output path (the same as FILE)")
+    p.add_argument("--to-lms", choices=("canvas", "moodle"), default=None,
+                   help="write Canvas's gradebook-import CSV, or Moodle's grading worksheet(s)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("report", help="plots and the misconception report under <workspace>/reports")

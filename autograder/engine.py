@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from autograder.backends import Backend, LocalBackend
 from autograder.course import Course, Workspace
+from autograder.course_settings import load_settings, settings_path
 from autograder.jobs import WORKER_CRASHED, remove_stale_job_dirs
+from autograder.lateness import record_due_dates
 from autograder.limits import Limits
 from autograder.release import ensure_registered
 from autograder.sandbox import Policy, check_policy, remove_stale_cgroups
@@ -58,6 +60,7 @@ def grade(course: Course, workspace: Workspace, submissions: Iterable[Submission
     remove_stale_job_dirs()
     run = GradeRun(isolation=caps.describe(policy), sandboxed=bool(policy.sandbox and caps.bwrap))
     ensure_registered(course, workspace, sorted({s.assignment for s in subs}))
+    record_due_dates(workspace, load_settings(settings_path(course.root)).due, sorted({s.assignment for s in subs}))
     config = make_config(course, workspace)
     limits = limits or Limits()
     gpu = set(gpu_assignments)

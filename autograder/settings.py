@@ -11,6 +11,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from autograder.course import COURSE_ID, KERNEL_NAME, RELEASE_DIR, REPO_ROOT, SOURCE_DIR, Course, Workspace
+from autograder.course_settings import load_settings, settings_path
 
 # Per-cell limit. The slowest cell in the course trains the MNIST network (about a minute
 # on a 2-core CPU); the margin covers slower grading machines.
@@ -69,6 +70,7 @@ def apply(c: Config, course: Course | None = None, workspace: Workspace | None =
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     c.Exchange.root = str(Path(course.root) / "build" / "exchange")
+    c.LateSubmissionPlugin.penalty_method = load_settings(settings_path(Path(course.root))).late_penalty
     return c
 
 

@@ -14,17 +14,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import Course
+from autograder.lms import LmsIdentity
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's notebook for one assignment."""
+    """One student's notebook for one assignment.
+
+    ``timestamp`` (ISO 8601, UTC) is when it counts as submitted, where the input says;
+    ``identity`` is who the LMS export named, for exporting grades back.
+    """
 
     student: str
     assignment: str
     path: Path
+    timestamp: str | None = None
+    identity: LmsIdentity | None = None
 
     @property
     def key(self) -> str:
