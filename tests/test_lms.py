@@ -179,3 +179,13 @@ def test_moodle_round_trip_writes_a_worksheet_per_assignment_that_matches_the_gr
     names = {r["Identifier"]: (r["Full name"], r["Email address"]) for r in sheet}
     assert names["Participant 103"] == ("王小明", "wang@example.edu")
     assert {r["Maximum Grade"] for r in sheet} == {"10"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["grade", "examples/submissions", "--lms", "canvas", "--roster", "/no/such/roster.csv"], "no such roster file"),
+    (["export", "--to-lms", "moodle"], "no graded submission yet"),
+])
+def test_lms_mistakes_are_one_clear_line_and_an_exit_code(tmp_path, args, message) -> None:  # noqa: ANN001
+    result = _cli("--workspace", str(tmp_path), *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
