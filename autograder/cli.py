@@ -15,7 +15,7 @@ from autograder.course import DEFAULT_WORKSPACE, REPO_ROOT, Course, CourseError,
 from autograder.lms import LMS_CHOICES
 from autograder.sandbox import GIB, Policy, SandboxUnavailable, detect
 
-EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_REJECTED, EXIT_FAILED, EXIT_NOT_GRADED = 0, 1, 2, 3, 4
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
@@ -73,7 +73,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def _grade_and_report(course: Course, ws: Workspace, subs: list, rejected: list,
                       args: argparse.Namespace) -> int:
-    from autograder.engine import grade
+    from autograder.engine import NOT_GRADED, grade
     from autograder.limits import Limits
     from autograder.summary import format_table, read_scores
 
@@ -102,8 +102,17 @@ def _grade_and_report(course: Course, ws: Workspace, subs: list, rejected: list,
         print(f"{len(run.skipped)} already graded, skipped (use --force to grade again)")
     print(format_table(read_scores(ws, sorted({s.student for s in subs}) or None), run.all))
     print(f"graded {len(run.outcomes)} in {run.seconds:.1f} s")
-    if rejected:
-        print(f"{len(rejected)} input(s) rejected: see the lines above")
+    not_graded = [o for o in run.outcomes if o.status == NOT_GRADED]
+    if not_graded:
+        print(f"{len(not_graded)} submission(s) NOT GRADED because of this machine (see the '!' lines): nothing "
+              "was recorded for them; fix the machine and run the same command again", file=sys.stderr)
+        return EXIT_NOT_GRADED
+    invalid = [o for o in run.outcomes if o.status == "invalid"]
+    if invalid:
+        print(f"{len(invalid)} submission(s) could not be graded as notebooks: see the '!' lines above")
+    if rejected or invalid:
+        if rejected:
+            print(f"{len(rejected)} input(s) rejected: see the lines above")
         return EXIT_REJECTED
     return EXIT_FAILED if any(o.status not in ("ok",) for o in run.outcomes) and args.strict else EXIT_OK
 
@@ -184,6 +193,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     students = sorted({s.student for s in subs})
     print(f"[2/4] grade: {len(subs)} notebooks of {len(students)} example students ({', '.join(students)})")
     code = _grade_and_report(course, ws, subs, rejected, args)
+    problem = _demo_self_check(ws, sorted({s.assignment for s in subs}))
+    if problem:
+        print(f"\nmake demo FAILED its self-check: {problem}.\nThe grader is not working on this machine: "
+              "do not grade a class with it until this is fixed.", file=sys.stderr)
+        return EXIT_FAILED
     print("[3/4] feedback")
     feedback = generate_feedback(course, ws)
     print("[4/4] export")
@@ -192,6 +206,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"grades:   {_rel(csv)}")
     print(f"gradebook: {ws.gradebook_url}")
     return code
+
+
+DEMO_EXPECTED = {"student-full": 1.0, "student-untouched": 0.0}
+
+
+def _demo_self_check(ws: Workspace, assignments: list[str]) -> str | None:
+    """Why the demo's own result is wrong (the full example student must score 100%, the untouched 0%)."""
+    from autograder.summary import read_scores
+
+    table = read_scores(ws, sorted(DEMO_EXPECTED))
+    for student, fraction in DEMO_EXPECTED.items():
+        row = table.scores.get(student, {})
+        for assignment in assignments:
+            score, most = row.get(assignment, (None, None))
+            if score is None or not most or abs(score - fraction * most) > 1e-6:
+                got = "not graded" if score is None else f"{score:g}/{most:g}"
+                return f"{student} should score {fraction:.0%} on {assignment}, got {got}"
+    return None
 
 
 def cmd_grade_me(args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ from traitlets import Integer
 
 from autograder.evaluator.channel import KernelChannel
 from autograder.evaluator.runner import run_hidden, split_hidden
+from autograder.jobs import KERNEL_START_FAILED
 from cnnlab.selfcheck import UNAVAILABLE
 
 NO_HIDDEN_TESTS = "no-hidden-tests"
@@ -45,6 +46,7 @@ _FATAL_TEXT = {
     KERNEL_DIED: "the kernel died while running this cell (os._exit, a crash, or a resource limit)",
     NOTEBOOK_TIMEOUT: "the notebook ran past its time limit while running this cell",
     KERNEL_UNRESPONSIVE: "the kernel stopped responding while running this cell",
+    KERNEL_START_FAILED: "the grading kernel could not start",
 }
 
 
@@ -76,6 +78,8 @@ class GuardedExecute(Execute):
         except Exception as exc:  # kernel failed to start, or nbclient gave up on it
             status = NOTEBOOK_TIMEOUT if self._deadline_hit.is_set() else (
                 KERNEL_UNRESPONSIVE if isinstance(exc, CellTimeoutError) else KERNEL_DIED)
+            if status == KERNEL_DIED and self._current_index < 0:
+                status = KERNEL_START_FAILED  # no student code ran yet: the machine's fault
             if status != KERNEL_UNRESPONSIVE:
                 reason = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
             elif self._timed_out:

@@ -21,9 +21,11 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
-from collections import defaultdict
+import zlib
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +40,6 @@ from autograder.submissions import STUDENT_ID, Rejection, Submission, check_note
 
 DEFAULT_PATTERN = r"^(?P<student>.+?)_(?P<assignment>\d\d_[A-Za-z0-9_]+?)\.ipynb$"
 MAX_ZIP_BYTES = 2 * 1024**3  # refuse archives that expand beyond 2 GiB
-MAX_NOTEBOOK_BYTES = 50 * 1024**2
 
 
 @dataclass
@@ -126,7 +127,12 @@ def discover_flat(folder: Path, course: Course, reader: Reader | str | None = No
     found = Intake()
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if not path.is_file() or any(part.startswith(".") or part == "__MACOSX" for part in rel.parts):
+        if any(part.startswith(".") or part == "__MACOSX" for part in rel.parts):
+            continue
+        if path.is_symlink():
+            found.rejected.append(Rejection(path, "a symbolic link, not a file: submit the notebook itself"))
+            continue
+        if not path.is_file():
             continue
         named = reader(rel)
         if path.suffix.lower() != ".ipynb":
@@ -149,7 +155,7 @@ def discover_flat(folder: Path, course: Course, reader: Reader | str | None = No
         if chosen is None:
             continue
         path, identity = chosen
-        problem = _notebook_problem(path)
+        problem = check_notebook_file(path)
         if problem:
             found.rejected.append(Rejection(path, problem))
             continue
@@ -214,12 +220,6 @@ def _unknown_assignment(name: str, known: set[str]) -> str:
     return f"unknown assignment {name!r}" + (f" (did you mean {close[0]}?)" if close else "")
 
 
-def _notebook_problem(path: Path) -> str | None:
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return f"too large ({path.stat().st_size // 2**20} MiB): a notebook should be well under 50 MiB"
-    return check_notebook_file(path)
-
-
 _EXTRACTED: list[tempfile.TemporaryDirectory] = []
 
 
@@ -236,17 +236,30 @@ def _unzip(archive: Path) -> tuple[Path, list[Rejection]]:
     with zf:
         if sum(i.file_size for i in zf.infolist()) > MAX_ZIP_BYTES:
             raise FileNotFoundError(f"{archive} expands beyond {MAX_ZIP_BYTES // 2**30} GiB; refusing to unpack it")
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
+        entries = [i for i in zf.infolist() if not i.is_dir()]
+        counts = Counter(i.filename for i in entries)
+        for info in entries:
+            where = Path(archive.name) / info.filename
             name = Path(info.filename)
             if name.is_absolute() or ".." in name.parts:
-                rejected.append(Rejection(Path(archive.name) / info.filename, "unsafe path inside the zip: skipped"))
+                rejected.append(Rejection(where, "unsafe path inside the zip: skipped"))
+                continue
+            if counts[info.filename] > 1:
+                rejected.append(Rejection(where, f"the zip holds {counts[info.filename]} entries with this name: "
+                                          "none is graded (which one is meant?)"))
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                rejected.append(Rejection(where, "a symbolic link inside the zip, not a file: skipped"))
                 continue
             target = root / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+                target.unlink(missing_ok=True)
+                rejected.append(Rejection(where, f"damaged zip entry, not extracted ({exc})".splitlines()[0][:200]))
+                continue
             when = datetime(*info.date_time, tzinfo=UTC).timestamp()
             os.utime(target, (when, when))
     return root, rejected

@@ -21,6 +21,7 @@ from autograder.forkserver import ServerGone, kill_group, server_for_this_thread
 from autograder.limits import Limits
 
 WORKER_CRASHED = "worker-crashed"
+KERNEL_START_FAILED = "kernel-start-failed"  # set by autograder.execute: no student code ran
 FORK_SERVER_ENV = "AUTOGRADER_FORK_SERVER"  # "0": a fresh interpreter per job (slower; for comparison)
 # Environment passed through to the kernel.
 PASSED_ENV = ("COURSE_DATA_DIR", "COURSE_DEVICE", "COURSE_SEED", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",

@@ -37,11 +37,12 @@ from traitlets.config import Config
 from autograder.course import COURSE_ID, KERNEL_NAME, Course, Workspace
 from autograder.jobs import Job, default_env
 from autograder.limits import Limits
-from autograder.preprocessors import AssignMissingIds
+from autograder.preprocessors import AssignMissingIds, ResolveDuplicateCells
 from autograder.sandbox import Policy
 from autograder.submissions import Submission
 
-SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, AssignMissingIds, CheckCellMetadata)
+SANITIZE = (ClearOutput, ResolveDuplicateCells, DeduplicateIds, OverwriteKernelspec, OverwriteCells, AssignMissingIds,
+            CheckCellMetadata)
 AFTER_EXECUTE = (IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
                  AssignLatePenalties, CheckCellMetadata)
 MARKER = ".grading.json"
@@ -82,12 +83,32 @@ def _run_chain(chain: tuple, nb: nbformat.NotebookNode, resources: dict, config:
     return nb, resources
 
 
+def scrub_surrogates(value):  # noqa: ANN001, ANN201
+    """``value`` with every lone UTF-16 surrogate (a JSON ``\\ud800`` escape) replaced by U+FFFD.
+
+    Such text cannot be written as UTF-8, so the graded copy could not be saved.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return type(value)(scrub_surrogates(v) for v in value)
+    if isinstance(value, dict):
+        for key in list(value):
+            value[key] = scrub_surrogates(value[key])
+        return value
+    return value
+
+
 def prepare_job(course: Course, workspace: Workspace, sub: Submission, config: Config,
                 limits: Limits, kernel_name: str = KERNEL_NAME, gpu: bool = False,
                 policy: Policy | None = None) -> Job:
     """Read and sanitize a submission into a :class:`Job`; raise ``SubmissionError`` if unusable."""
     try:
-        nb = nbformat.read(sub.path, as_version=4)
+        nb = scrub_surrogates(nbformat.read(sub.path, as_version=4))
     except Exception as exc:
         raise SubmissionError(f"not a readable notebook: {exc}".splitlines()[0][:300]) from None
     try:
@@ -133,7 +154,7 @@ def record_result(course: Course, workspace: Workspace, sub: Submission, result:
         return record_failure(workspace, sub, result.get("status", "worker-crashed"),
                               result.get("reason", "no notebook came back"), result.get("seconds", 0.0))
     _ensure_submission(workspace, sub)
-    nb = nbformat.reads(result["notebook"], as_version=4)
+    nb = scrub_surrogates(nbformat.reads(result["notebook"], as_version=4))
     nb, _ = _run_chain(AFTER_EXECUTE, nb, _resources(workspace, sub), config)
     folder = workspace.autograded / sub.student / sub.assignment
     folder.mkdir(parents=True, exist_ok=True)

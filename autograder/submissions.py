@@ -53,9 +53,17 @@ class Rejection:
         return f"{self.path}: {self.reason}"
 
 
+MAX_NOTEBOOK_BYTES = 50 * 1024**2
+
+
 def check_notebook_file(path: Path) -> str | None:
     """Return why ``path`` is not a readable notebook, or ``None`` if it is."""
+    if path.is_symlink():
+        return "a symbolic link, not a file: submit the notebook itself"
     try:
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            return f"too large ({size // 2**20} MiB): a notebook should be well under {MAX_NOTEBOOK_BYTES // 2**20} MiB"
         data = json.loads(path.read_bytes())
     except UnicodeDecodeError:
         return "not a notebook: the file is not UTF-8 text"
@@ -63,8 +71,29 @@ def check_notebook_file(path: Path) -> str | None:
         return f"corrupt notebook: invalid JSON at line {exc.lineno} column {exc.colno}"
     except OSError as exc:
         return f"cannot read the file: {exc.strerror}"
+    except RecursionError:
+        return "not a notebook: its JSON is nested too deeply to read"
+    except ValueError as exc:
+        return f"not a readable notebook: {type(exc).__name__}"
     if not isinstance(data, dict) or "cells" not in data or data.get("nbformat") != 4:
         return "not a Jupyter notebook (nbformat 4) file"
+    return None
+
+
+def check_timestamp(path: Path) -> str | None:
+    """Return why an nbgrader ``timestamp.txt`` cannot be used, or ``None`` if it can (or is absent)."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink() or not path.is_file():
+        return "timestamp.txt is not a plain file"
+    from nbgrader.utils import parse_utc
+
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        if text:
+            parse_utc(text)
+    except (OSError, UnicodeDecodeError, ValueError, OverflowError, TypeError) as exc:
+        return f"timestamp.txt is not a date and time ({type(exc).__name__}); fix or delete it"
     return None
 
 
@@ -76,6 +105,9 @@ def discover_layout(root: Path, course: Course) -> tuple[list[Submission], list[
     found: list[Submission] = []
     rejected: list[Rejection] = []
     for student_dir in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        if student_dir.is_symlink():
+            rejected.append(Rejection(student_dir, "a symbolic link, not a folder: copy the submissions in"))
+            continue
         if not student_dir.is_dir():
             rejected.append(Rejection(student_dir, "expected a folder per student (<student>/<assignment>/)"))
             continue
@@ -83,6 +115,9 @@ def discover_layout(root: Path, course: Course) -> tuple[list[Submission], list[
             rejected.append(Rejection(student_dir, "student id may only use letters, digits and _ . @ + -"))
             continue
         for assignment_dir in sorted(p for p in student_dir.iterdir() if not p.name.startswith(".")):
+            if assignment_dir.is_symlink():
+                rejected.append(Rejection(assignment_dir, "a symbolic link, not a folder: copy the submission in"))
+                continue
             if not assignment_dir.is_dir():
                 rejected.append(Rejection(assignment_dir, "expected <student>/<assignment>/<assignment>.ipynb"))
                 continue
@@ -100,9 +135,9 @@ def _scan_assignment_dir(student: str, folder: Path, found: list[Submission], re
     for nb in sorted(folder.glob("*.ipynb")):
         if nb != expected:
             rejected.append(Rejection(nb, f"wrong file name: expected {expected.name} (rename the notebook)"))
-    if not expected.is_file():
+    if not expected.is_file() and not expected.is_symlink():
         return False
-    problem = check_notebook_file(expected)
+    problem = check_notebook_file(expected) or check_timestamp(folder / "timestamp.txt")
     if problem:
         rejected.append(Rejection(expected, problem))
         return True

@@ -41,6 +41,19 @@ def _missing_message(root: Path) -> str:
             "to let torchvision download it.")
 
 
+def require_mnist(root: str | Path | None = None) -> Path:
+    """Raise :class:`DataMissing` unless MNIST's four raw files are readable; return their folder."""
+    raw = Path(root or data_dir()) / "MNIST" / "raw"
+    for name in RAW_FILES:
+        try:
+            with open(raw / name, "rb") as fh:
+                if len(fh.read(16)) < 8:
+                    raise DataMissing(f"{raw / name} is truncated. {_missing_message(raw.parent.parent)}")
+        except OSError as exc:
+            raise DataMissing(f"{_missing_message(raw.parent.parent)} ({exc.strerror}: {name})") from None
+    return raw
+
+
 @lru_cache(maxsize=4)
 def _load(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     from torchvision.datasets import MNIST

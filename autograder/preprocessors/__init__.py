@@ -2,5 +2,6 @@
 
 from autograder.preprocessors.assign_missing_ids import AssignMissingIds
 from autograder.preprocessors.hide_hidden_tests import HideHiddenTests
+from autograder.preprocessors.resolve_duplicate_cells import ResolveDuplicateCells
 
-__all__ = ["AssignMissingIds", "HideHiddenTests"]
+__all__ = ["AssignMissingIds", "HideHiddenTests", "ResolveDuplicateCells"]
