@@ -4,8 +4,9 @@
   block runs here, in the trusted evaluator (:mod:`autograder.evaluator`), which calls the
   student's functions through the kernel channel. The cell's output that nbgrader scores is
   the evaluator's verdict alone: a pass, or an error naming the mistake.
-- Output beyond ``max_output_chars`` per cell is dropped as it arrives (a print flood
-  cannot fill memory), with a note in the cell.
+- Output beyond ``max_output_chars`` per cell, or ``max_total_output_chars`` in the whole
+  notebook, is dropped as it arrives (a print flood cannot fill memory), with a note in the
+  cell; rich display data and ``update_display`` count as well as text.
 - A whole-notebook deadline: when it passes, the kernel's process group is killed.
 - When the kernel dies or the deadline passes, the cell that was running and every
   later grade cell get an error output, so they score 0 while earlier cells keep their
@@ -54,6 +55,8 @@ class GuardedExecute(Execute):
     """Execute with an output cap, a whole-notebook deadline and scoring of unrun cells."""
 
     max_output_chars = Integer(200_000, help="Characters of output kept per cell.").tag(config=True)
+    max_total_output_chars = Integer(4_000_000, help="Characters of output kept in the whole notebook.").tag(
+        config=True)
     notebook_timeout = Integer(900, help="Seconds the whole notebook may run.").tag(config=True)
     drain_timeout = Integer(120, help="Seconds to collect a finished cell's remaining output.").tag(config=True)
     interrupt_grace = Integer(10, help="Seconds a timed-out cell has to stop after the interrupt.").tag(
@@ -63,6 +66,8 @@ class GuardedExecute(Execute):
         """Execute ``nb`` in place; return ``(status, reason)`` with status ``ok`` or a fatal tag."""
         self._current_index = -1
         self._output_used: dict[int, int] = {}
+        self._output_total = 0
+        self._capped: set[int] = set()
         self._deadline_hit = threading.Event()
         self._timed_out = False
         self._channel = KernelChannel(self, str((resources.get("metadata") or {}).get("path") or os.getcwd()))
@@ -165,15 +170,29 @@ class GuardedExecute(Execute):
     execute_cell = run_sync(async_execute_cell)
 
     def output(self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int):  # noqa: ANN201
-        used = self._output_used.get(cell_index, 0) + _message_size(msg)
-        self._output_used[cell_index] = used
-        if used > self.max_output_chars:
-            if used - _message_size(msg) <= self.max_output_chars:
+        size = _message_size(msg)
+        before = self._output_used.get(cell_index, 0)
+        self._output_used[cell_index] = before + size
+        if before + size > self.max_output_chars or self._output_total + size > self.max_total_output_chars:
+            if cell_index not in self._capped:
+                self._capped.add(cell_index)
                 outs.append(new_output("stream", name="stdout", text=(
-                    f"\n[{OUTPUT_LIMIT}] the grader dropped this cell's output beyond "
-                    f"{self.max_output_chars:,} characters\n")))
+                    f"\n[{OUTPUT_LIMIT}] the grader dropped this cell's output beyond {self.max_output_chars:,} "
+                    f"characters (or the notebook's beyond {self.max_total_output_chars:,})\n")))
             return None
+        self._output_total += size
         return super().output(outs, msg, display_id, cell_index)
+
+    def _update_display_id(self, display_id: str, msg: dict) -> None:
+        """``update_display`` replaces shown data everywhere that display id appears: cap it too."""
+        copies = sum(len(ix) for ix in self._display_id_map.get(display_id, {}).values())
+        size = _message_size(msg) * max(copies, 1)
+        if size > self.max_output_chars or self._output_total + size > self.max_total_output_chars:
+            note = f"[{OUTPUT_LIMIT}] the grader dropped a display update of {size:,} characters"
+            msg = {**msg, "content": {**msg.get("content", {}), "data": {"text/plain": note}, "metadata": {}}}
+        else:
+            self._output_total += size
+        super()._update_display_id(display_id, msg)
 
     def _mark_unrun(self, nb: NotebookNode, status: str) -> None:
         for index, cell in enumerate(nb.cells):

@@ -54,6 +54,14 @@ class Job:
         }
 
 
+def write_job_files(work: Path, job: dict) -> None:
+    """The assignment's data files (besides the notebook), into the job's work directory."""
+    for rel, content in job.get("files", {}).items():
+        target = work / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(content))
+
+
 def default_env() -> dict[str, str]:
     """The grader's environment variables that the kernel needs."""
     return {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
@@ -68,12 +76,7 @@ def run_job(job: dict, scratch: str | None = None) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix=f"g{os.getpid()}-", dir=scratch or _scratch_root()))
     started = time.monotonic()
     try:
-        work = workdir / "work"
-        work.mkdir()
-        for rel, content in job.get("files", {}).items():
-            target = work / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(base64.b64decode(content))
+        (workdir / "work").mkdir()  # the worker mounts its scratch here, then writes the job's files
         (workdir / "job.json").write_text(json.dumps(job))
         log_path = workdir / "worker.log"
         returncode = _execute(workdir, limits.notebook_timeout_s + 120)

@@ -33,6 +33,10 @@ from functools import lru_cache
 from pathlib import Path
 
 GIB = 2**30
+SANDBOX_UID = SANDBOX_GID = 65534  # "nobody": the kernel's uid and gid inside the sandbox
+# The kernel's whole environment: nothing else of the grader's reaches it (see kernel_env).
+KERNEL_ENV_PASSED = ("COURSE_DATA_DIR", "COURSE_DEVICE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
+                     "OMP_WAIT_POLICY")
 CGROUP_V1_PIDS = Path("/sys/fs/cgroup/pids")
 CGROUP_PARENT = "cnn-grader"
 
@@ -47,6 +51,8 @@ class Policy:
     cpu_seconds: int = 1800  # RLIMIT_CPU
     file_size_bytes: int = 512 * 2**20  # RLIMIT_FSIZE
     max_processes: int = 256  # threads count too (cgroup pids.max)
+    scratch_bytes: int = 2 * GIB  # the job's work directory (a tmpfs, where the machine allows it)
+    tmp_bytes: int = 1 * GIB  # the sandbox's private /tmp
     extra_ro_binds: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
@@ -71,6 +77,7 @@ class Capabilities:
 
     bwrap: str | None
     cgroup_pids: Path | None
+    scratch_quota: bool = False
 
     def describe(self, policy: Policy) -> str:
         """One line saying exactly what is enforced."""
@@ -88,13 +95,21 @@ class Capabilities:
         if policy.max_processes:
             parts.append(f"processes {policy.max_processes} (cgroup pids)" if self.cgroup_pids
                          else "processes: NOT limited (no writable cgroup pids controller)")
+        if policy.scratch_bytes:
+            parts.append(f"scratch {policy.scratch_bytes / GIB:g} GiB" if self.scratch_quota
+                         else "scratch: NOT limited (cannot mount a tmpfs here)")
+        if policy.sandbox and self.bwrap:
+            parts.append(f"/tmp {policy.tmp_bytes / GIB:g} GiB; uid {SANDBOX_UID}, no capabilities, "
+                         "minimal environment")
         return "; ".join(parts)
 
 
 @lru_cache(maxsize=1)
 def detect() -> Capabilities:
     """Probe bubblewrap (by running it) and the cgroup pids controller."""
-    return Capabilities(_probe_bwrap(), _probe_cgroup())
+    from autograder.scratch import can_limit_scratch
+
+    return Capabilities(_probe_bwrap(), _probe_cgroup(), can_limit_scratch())
 
 
 def _probe_bwrap() -> str | None:
@@ -186,8 +201,11 @@ def withheld_labels(jobdir: Path) -> tuple[Path, Path] | None:
 
 def bwrap_args(bwrap: str, workdir: Path, policy: Policy) -> list[str]:
     """The bubblewrap command line, up to (not including) the kernel command."""
-    args = [bwrap, "--unsetenv", "JPY_PARENT_PID", "--unshare-all", "--die-with-parent", "--new-session",
-            "--tmpfs", "/tmp"]  # before any bind under /tmp: later mounts hide earlier ones
+    args = [bwrap, "--clearenv", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
+            "--gid", str(SANDBOX_GID), "--cap-drop", "ALL", "--die-with-parent", "--new-session"]
+    if policy.tmp_bytes:
+        args += ["--size", str(int(policy.tmp_bytes))]
+    args += ["--tmpfs", "/tmp"]  # before any bind under /tmp: later mounts hide earlier ones
     for path in readonly_paths(policy.extra_ro_binds):
         args += ["--ro-bind", path, path]
     for path in grader_only_paths():  # the answer key stays with the evaluator
@@ -198,10 +216,19 @@ def bwrap_args(bwrap: str, workdir: Path, policy: Policy) -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev"]
     for dev in sorted(Path("/dev").glob("nvidia*")):  # GPUs, when the machine has them
         args += ["--dev-bind", str(dev), str(dev)]
-    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir),
-             "--setenv", "HOME", str(workdir), "--setenv", "TMPDIR", "/tmp",
-             "--setenv", "MPLCONFIGDIR", str(workdir / ".config" / "matplotlib")]
+    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    for name, value in kernel_env(workdir).items():
+        args += ["--setenv", name, value]
     return args
+
+
+def kernel_env(workdir: Path) -> dict[str, str]:
+    """The kernel's entire environment: where it lives, and the course's own settings."""
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir),
+           "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLCONFIGDIR": str(workdir / ".config" / "matplotlib"),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    env.update({k: os.environ[k] for k in KERNEL_ENV_PASSED if k in os.environ})
+    return env
 
 
 def wrap_kernel_command(cmd: list[str], workdir: Path, policy: Policy, cgroup: Path | None,

@@ -17,9 +17,11 @@ from traitlets.config import Config
 
 from autograder import settings
 from autograder.execute import GuardedExecute
+from autograder.jobs import write_job_files
 from autograder.kernel import SandboxedKernelManager
 from autograder.limits import Limits
 from autograder.sandbox import Policy, ProcessGroupLimit, detect
+from autograder.scratch import limit_scratch
 
 
 def execute_job(workdir: Path, job: dict) -> dict:
@@ -75,6 +77,8 @@ def run(workdir: Path) -> int:
     """Execute ``workdir/job.json`` and write ``workdir/result.json``; return the exit code."""
     workdir = workdir.resolve()
     job = json.loads((workdir / "job.json").read_text())
+    limit_scratch(workdir / "work", Policy.from_dict(job.get("policy", {})).scratch_bytes)  # before any thread
+    write_job_files(workdir / "work", job)
     os.chdir(workdir / "work")
     os.environ.update(job.get("env", {}))
     os.environ["NBGRADER_EXECUTION"] = "autograde"

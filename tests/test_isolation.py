@@ -81,6 +81,56 @@ def _nested(data: dict) -> str:
     return json.dumps(data).replace('"DEEP"', '{"a": ' * 100_000 + "1" + "}" * 100_000)
 
 
+ESCAPES = r"""
+import ctypes, json, os, resource, stat, sys
+import cnnlab
+libc = ctypes.CDLL(None, use_errno=True)
+def _mount(source, target, fstype, flags):
+    if libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags, None) != 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+def _write(path):
+    with open(path, "w") as fh:
+        fh.write("pwned")
+def _raise_pids():
+    os.makedirs("/tmp/cg", exist_ok=True)
+    _mount("cgroup", "/tmp/cg", "cgroup", 0)
+    _write("/tmp/cg/pids.max")
+attempts = {
+    "remount-venv-rw": lambda: _mount("none", sys.prefix, None, 32 | 4096),
+    "write-venv": lambda: _write(os.path.join(sys.prefix, "pwned")),
+    "write-course-library": lambda: _write(os.path.join(os.path.dirname(cnnlab.__file__), "pwned.py")),
+    "write-etc": lambda: _write("/etc/pwned"),
+    "mount-tmpfs": lambda: _mount("tmpfs", "/tmp", "tmpfs", 0),
+    "mknod": lambda: os.mknod("/tmp/null2", 0o666 | stat.S_IFCHR, os.makedev(1, 3)),
+    "raise-pids-max": _raise_pids,
+    "setuid-root": lambda: os.setuid(0),
+    "raise-rlimit": lambda: resource.setrlimit(resource.RLIMIT_AS, (-1, -1)),
+}
+results = {}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+        results[name] = "SUCCEEDED"
+    except Exception as exc:
+        results[name] = type(exc).__name__
+results["uid"] = os.getuid()
+results["grader-env"] = sorted(k for k in os.environ if k.startswith(("NBGRADER", "JPY", "GRADER_SECRET")))
+print("ESCAPES " + json.dumps(results))
+big = "x" * (2**20)
+written = 0
+try:
+    for i in range(40):
+        with open(f"fill-{i}.bin", "w") as fh:
+            for _ in range(100):
+                fh.write(big)
+        written += 100
+except OSError as exc:
+    print(f"FILL stopped after {written} MiB: {type(exc).__name__}")
+for i in range(40):
+    if os.path.exists(f"fill-{i}.bin"):
+        os.remove(f"fill-{i}.bin")
+"""
+
 FORGED_SCORE = (
     "from IPython import get_ipython\n"
     "get_ipython().events.register('post_run_cell', lambda result: get_ipython().displayhook(1000))\n"
@@ -102,13 +152,18 @@ def hostile_class(tmp_path_factory):  # noqa: ANN201
             cell.source = FORGED_SCORE + _released_answer(cell.metadata.nbgrader.grade_id)
     _place(subs, "forged-score").parent.mkdir(parents=True)
     nbformat.write(forged, _place(subs, "forged-score"))
+    escapes = nbformat.read(honest, as_version=4)
+    escapes.cells.insert(2, nbformat.v4.new_code_cell(ESCAPES))
+    _place(subs, "escape-attempts").parent.mkdir(parents=True)
+    nbformat.write(escapes, _place(subs, "escape-attempts"))
     _duplicated(honest, _place(subs, "pasted-answer-first"), answer_first=True)
     _duplicated(honest, _place(subs, "pasted-answer-second"), answer_first=False)
     _place(subs, "link-to-solution").parent.mkdir(parents=True)
     _place(subs, "link-to-solution").symlink_to(COURSE.source_notebook(NB01))
     (subs / "link-to-honest").symlink_to(subs / "honest")
     ws = root / "ws"
-    result = _cli("--workspace", str(ws), "grade", str(subs), "--no-progress", "--workers", "2")
+    secret = {"GRADER_SECRET_TOKEN": "must-not-reach-the-kernel"}
+    result = _cli("--workspace", str(ws), "grade", str(subs), "--no-progress", "--workers", "2", env=secret)
     again = _cli("--workspace", str(ws), "grade", str(subs), "--no-progress", "--workers", "2")
     return result, again, Workspace(ws)
 
@@ -132,13 +187,33 @@ def test_bad_files_are_rejected_one_line_each_and_the_rest_are_graded(hostile_cl
     assert any("link-to-honest" in line and "symbolic link" in line for line in rejected.values())
     assert len(rejected) == 4, out
     assert _scores(ws) == {"honest": 10.0, "surrogate": 10.0, "pasted-answer-first": 10.0,
-                           "pasted-answer-second": 10.0, "forged-score": 0.0}
+                           "pasted-answer-second": 10.0, "forged-score": 0.0, "escape-attempts": 10.0}
+
+
+@pytest.mark.sandbox
+def test_the_kernel_is_unprivileged_cannot_raise_its_limits_and_cannot_fill_the_disk(hostile_class) -> None:
+    from autograder.sandbox import detect
+
+    if not detect().bwrap:
+        pytest.skip("bubblewrap is not installed")
+    _, _, ws = hostile_class
+    nb = nbformat.read(ws.autograded_notebook("escape-attempts", NB01), as_version=4)
+    text = "\n".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+    line = next(x for x in text.splitlines() if x.startswith("ESCAPES "))
+    results = json.loads(line[len("ESCAPES "):])
+    assert results.pop("uid") == 65534
+    assert results.pop("grader-env") == [], "the grader's environment reached the kernel"
+    assert not [name for name, outcome in results.items() if outcome == "SUCCEEDED"], results
+    if detect().scratch_quota:
+        assert "FILL stopped after" in text and "MiB: OSError" in text, text[-500:]
+        stopped = int(text.split("FILL stopped after ")[1].split(" MiB")[0])
+        assert stopped <= 2100, "the scratch quota (2 GiB) did not hold"
 
 
 def test_a_re_run_does_not_stop_on_the_same_files(hostile_class) -> None:
     _, again, ws = hostile_class
     assert again.returncode == 2, again.stdout + again.stderr
-    assert "5 already graded, skipped" in again.stdout
+    assert "6 already graded, skipped" in again.stdout
     assert not (ws.submitted / "link-to-solution").exists(), "a symlinked solution was copied into submitted/"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,19 @@ class KernelChannel:
         base = self.workdir / f".grader-call-{os.getpid()}-{next(self._numbers)}"
         request, response = Path(f"{base}.in.pt"), Path(f"{base}.out.pt")
         response.unlink(missing_ok=True)
-        torch.save({"name": name, "calls": calls, "op": op}, request)
         try:
+            torch.save({"name": name, "calls": calls, "op": op}, request)
             await self._run_in_kernel(SERVE.format(request=str(request), response=str(response)), name)
             return _read_replies(response, len(calls))
+        except (OSError, RuntimeError, RemoteCallError) as exc:
+            if self._scratch_full():
+                raise RemoteCallError("scratch-full", f"the notebook filled its scratch space, so the grader could "
+                                                      f"not pass `{name}` its inputs: delete the files you write") \
+                    from None
+            if isinstance(exc, RemoteCallError):
+                raise
+            raise RemoteCallError("no-reply", f"the grader could not hand `{name}` its inputs: "
+                                              f"{type(exc).__name__}") from None
         finally:
             request.unlink(missing_ok=True)
             response.unlink(missing_ok=True)
@@ -70,6 +80,12 @@ class KernelChannel:
             self.died = name
             raise RemoteCallError("kernel-died", f"the kernel died while running `{name}` on the grader's inputs") \
                 from None
+
+    def _scratch_full(self) -> bool:
+        try:
+            return shutil.disk_usage(self.workdir).free < 4 * 2**20
+        except OSError:
+            return False
 
     def blocking(self, loop: asyncio.AbstractEventLoop):  # noqa: ANN201
         """``ask`` for a worker thread: runs the coroutine on ``loop`` and waits for it."""
