@@ -131,6 +131,16 @@ for i in range(40):
         os.remove(f"fill-{i}.bin")
 """
 
+DISPLAY_FLOOD = """
+from IPython.display import display
+handle = display("a small output", display_id=True)
+for copy in range(20):
+    display("another view", display_id=handle.display_id)
+for step in range(30):
+    handle.update("y" * 1_000_000)
+display({"image/png": "iVBORw0KGgo" * 400_000}, raw=True)
+"""
+
 FORGED_SCORE = (
     "from IPython import get_ipython\n"
     "get_ipython().events.register('post_run_cell', lambda result: get_ipython().displayhook(1000))\n"
@@ -156,6 +166,10 @@ def hostile_class(tmp_path_factory):  # noqa: ANN201
     escapes.cells.insert(2, nbformat.v4.new_code_cell(ESCAPES))
     _place(subs, "escape-attempts").parent.mkdir(parents=True)
     nbformat.write(escapes, _place(subs, "escape-attempts"))
+    flood = nbformat.read(honest, as_version=4)
+    flood.cells.insert(2, nbformat.v4.new_code_cell(DISPLAY_FLOOD))
+    _place(subs, "display-flood").parent.mkdir(parents=True)
+    nbformat.write(flood, _place(subs, "display-flood"))
     _duplicated(honest, _place(subs, "pasted-answer-first"), answer_first=True)
     _duplicated(honest, _place(subs, "pasted-answer-second"), answer_first=False)
     _place(subs, "link-to-solution").parent.mkdir(parents=True)
@@ -187,7 +201,15 @@ def test_bad_files_are_rejected_one_line_each_and_the_rest_are_graded(hostile_cl
     assert any("link-to-honest" in line and "symbolic link" in line for line in rejected.values())
     assert len(rejected) == 4, out
     assert _scores(ws) == {"honest": 10.0, "surrogate": 10.0, "pasted-answer-first": 10.0,
-                           "pasted-answer-second": 10.0, "forged-score": 0.0, "escape-attempts": 10.0}
+                           "pasted-answer-second": 10.0, "forged-score": 0.0, "escape-attempts": 10.0,
+                           "display-flood": 10.0}
+
+
+def test_display_data_and_its_updates_are_capped_like_text(hostile_class) -> None:
+    _, _, ws = hostile_class
+    path = ws.autograded_notebook("display-flood", NB01)
+    assert path.stat().st_size < 6_000_000, f"the graded notebook is {path.stat().st_size:,} bytes"
+    assert "[output-limit]" in path.read_text(encoding="utf-8")
 
 
 @pytest.mark.sandbox
@@ -213,7 +235,7 @@ def test_the_kernel_is_unprivileged_cannot_raise_its_limits_and_cannot_fill_the_
 def test_a_re_run_does_not_stop_on_the_same_files(hostile_class) -> None:
     _, again, ws = hostile_class
     assert again.returncode == 2, again.stdout + again.stderr
-    assert "6 already graded, skipped" in again.stdout
+    assert "7 already graded, skipped" in again.stdout
     assert not (ws.submitted / "link-to-solution").exists(), "a symlinked solution was copied into submitted/"
 
 
@@ -242,6 +264,14 @@ def test_a_zip_with_duplicate_names_symlinks_or_lying_sizes_rejects_only_those_e
     assert sum("entries with this name" in r.reason for r in rejected) == 2
     assert "symbolic link" in reasons[f"link_{NB01}.ipynb"]
     assert "damaged zip entry" in reasons[f"liar_{NB01}.ipynb"]
+
+
+def test_the_50_mib_cap_applies_to_every_input(tmp_path) -> None:
+    big = _place(tmp_path / "subs", "ada")
+    big.parent.mkdir(parents=True)
+    big.write_bytes(b'{"cells": [], "nbformat": 4, "x": "' + b"x" * (51 * 2**20) + b'"}')
+    subs, rejected = discover_layout(tmp_path / "subs", COURSE)
+    assert not subs and "too large" in rejected[0].reason
 
 
 def _broken_kernelspec(root: Path) -> dict:
