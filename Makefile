@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # MNIST lives outside the repository. Use $COURSE_DATA_DIR when set, else a shared
 # copy next to the checkout, else ./data (where `make data` tells you what to put).
-COURSE_DATA_DIR ?= $(firstword $(wildcard $(CURDIR)/../shared/data /work/shared/data) $(CURDIR)/data)
+COURSE_DATA_DIR ?= $(firstword $(wildcard $(CURDIR)/../shared/data) $(CURDIR)/data)
 export COURSE_DATA_DIR
 
 SUBMISSIONS ?= submitted
