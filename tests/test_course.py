@@ -193,3 +193,19 @@ def test_sources_are_cited_by_number_and_title_never_as_seed_files() -> None:
     offenders = [str(p.relative_to(COURSE.root)) for p in paths if seed.search(p.read_text(encoding="utf-8"))]
     assert offenders == [], f"cite these as post [N] “title”: {offenders}"
     assert cite(2) == "post [2] “pytorch中的nn.Conv2d”" and sorted(POSTS) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("assignment", selected_assignments())
+def test_each_notebook_introduction_lists_the_posts_it_cites(assignment: str) -> None:
+    from cnnlab.sources import POSTS
+
+    nb = nbformat.read(COURSE.source_notebook(assignment), as_version=4)
+    intro = nb.cells[0].source
+    assert "**Sources.**" in intro, "the first cell should end with a Sources paragraph"
+    cited = {int(n) for c in nb.cells for n in re.findall(r"post \[(\d)\]", c.source)}
+    listed = {int(n) for n in re.findall(r"\[(\d)\] “", intro.split("**Sources.**")[1])}
+    assert cited <= listed, f"cited in the text but not in the Sources paragraph: {sorted(cited - listed)}"
+    for n in listed:
+        assert POSTS[n][0] in intro, f"post [{n}] should be named by its title"
+    readme = (COURSE.root / "README.md").read_text(encoding="utf-8")
+    assert "## Sources" in readme and all(title in readme for title, _ in POSTS.values())
