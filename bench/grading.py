@@ -21,14 +21,25 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import EXAMPLES, bare_execute, synthetic_class  # noqa: E402
 
 from autograder.backends import LocalBackend  # noqa: E402
-from autograder.course import Course, Workspace  # noqa: E402
+from autograder.course import KERNEL_NAME, Course, Workspace  # noqa: E402
 from autograder.engine import grade  # noqa: E402
+from autograder.preflight import preflight  # noqa: E402
 from autograder.release import ensure_registered  # noqa: E402
+from autograder.sandbox import Policy  # noqa: E402
 from autograder.settings import run_budget  # noqa: E402
 from autograder.submissions import Submission, discover_layout  # noqa: E402
 
 
+def timed_preflight(course: Course, assignments: list[str]) -> None:
+    """Run the once-per-run machine check first and print its cost, so the timings below exclude it."""
+    start = time.perf_counter()
+    preflight(course, assignments, LocalBackend(2), Policy(), KERNEL_NAME)
+    print(f"preflight (setup cells and data checks, once per grading run, 2 workers): "
+          f"{time.perf_counter() - start:.1f} s for {len(assignments)} notebook(s)")
+
+
 def per_notebook(course: Course, assignments: list[str]) -> None:
+    timed_preflight(course, assignments)
     print("per-notebook autograde overhead (full solution; 1 worker, sandboxed) vs bare nbclient")
     print(f"  {'notebook':<26} {'nbclient s':>10} {'autograde s':>11} {'ratio':>6} {'budget s':>8}")
     for name in assignments:
@@ -71,6 +82,7 @@ def class_throughput(course: Course, assignment: str, n: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp_name:
         tmp = Path(tmp_name)
         classroom = synthetic_class(tmp / "class", assignment, n)
+        timed_preflight(course, [assignment])
         bare = sum(bare_execute(EXAMPLES / s / assignment / f"{assignment}.ipynb")
                    for s in ("student-full", "student-partial", "student-untouched")) / 3
         serial = nbgrader_serial(course, classroom, assignment, tmp)
