@@ -138,9 +138,12 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     from autograder.feedback import generate_feedback
 
     ws = _workspace(args)
-    paths = generate_feedback(Course(), ws)
+    problems: list[str] = []
+    paths = generate_feedback(Course(), ws, problems)
     print(f"wrote {len(paths)} feedback file(s) under {ws.feedback}")
-    return EXIT_OK
+    for line in problems:
+        print(f"feedback failed: {line}", file=sys.stderr)
+    return EXIT_REJECTED if problems else EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -13,8 +13,13 @@ from autograder.release import ErrorCollector
 from autograder.settings import make_config
 
 
-def generate_feedback(course: Course, workspace: Workspace) -> list[Path]:
-    """Write ``feedback/<student>/<assignment>/<assignment>.html`` for every autograded notebook."""
+def generate_feedback(course: Course, workspace: Workspace, problems: list[str] | None = None) -> list[Path]:
+    """Write ``feedback/<student>/<assignment>/<assignment>.html`` for every autograded notebook.
+
+    nbgrader writes every page it can before it reports a failure. With ``problems`` given, a
+    failure is added there (one line per submission) and the pages written are still returned;
+    without it, a failure raises :class:`CourseError`.
+    """
     if not any(workspace.autograded.glob("*/*/*.ipynb")):
         return []
     for name in ("traitlets", "nbgrader"):
@@ -29,7 +34,9 @@ def generate_feedback(course: Course, workspace: Workspace) -> list[Path]:
     try:
         converter.start()
     except Exception as exc:
-        raise CourseError(f"feedback failed: {errors.summary() or exc}") from exc
+        if problems is None:
+            raise CourseError(f"feedback failed: {errors.summary() or exc}") from exc
+        problems += [line for line in (errors.summary() or str(exc)).splitlines() if line.strip()]
     finally:
         converter.log.removeHandler(errors)
     return sorted(workspace.feedback.glob("*/*/*.html"))
