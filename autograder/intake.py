@@ -36,7 +36,14 @@ from autograder.course_settings import CourseSettings
 from autograder.lateness import submission_time
 from autograder.lms import IDENTITY_FILE, LMS_CHOICES, ExportEntry, LmsIdentity, canvas, moodle
 from autograder.lms.roster import Roster
-from autograder.submissions import STUDENT_ID, Rejection, Submission, check_notebook_file, discover_layout
+from autograder.submissions import (
+    STUDENT_ID,
+    Rejection,
+    Submission,
+    check_notebook_file,
+    discover_layout,
+    unknown_assignment,
+)
 
 DEFAULT_PATTERN = r"^(?P<student>.+?)_(?P<assignment>\d\d_[A-Za-z0-9_]+?)\.ipynb$"
 MAX_ZIP_BYTES = 2 * 1024**3  # refuse archives that expand beyond 2 GiB
@@ -147,7 +154,7 @@ def discover_flat(folder: Path, course: Course, reader: Reader | str | None = No
             found.rejected.append(Rejection(path, f"student id {student!r} may only use letters, digits and _ . @ + -"))
             continue
         if assignment not in known:
-            found.rejected.append(Rejection(path, _unknown_assignment(assignment, known)))
+            found.rejected.append(Rejection(path, unknown_assignment(assignment, known)))
             continue
         candidates[(student, assignment)].append((path, identity))
     for (student, assignment), files in sorted(candidates.items()):
@@ -211,13 +218,6 @@ def _roster_notes(found: Intake, roster: Roster | None) -> None:
         for person in roster.people:
             if person.id not in handed_in:
                 found.notes.append(f"no submission: {person.id} ({person.name}), {assignment}")
-
-
-def _unknown_assignment(name: str, known: set[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f"unknown assignment {name!r}" + (f" (did you mean {close[0]}?)" if close else "")
 
 
 _EXTRACTED: list[tempfile.TemporaryDirectory] = []

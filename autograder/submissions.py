@@ -122,7 +122,7 @@ def discover_layout(root: Path, course: Course) -> tuple[list[Submission], list[
                 rejected.append(Rejection(assignment_dir, "expected <student>/<assignment>/<assignment>.ipynb"))
                 continue
             if assignment_dir.name not in known:
-                rejected.append(Rejection(assignment_dir, _unknown_assignment(assignment_dir.name, known)))
+                rejected.append(Rejection(assignment_dir, unknown_assignment(assignment_dir.name, known)))
                 continue
             found_one = _scan_assignment_dir(student_dir.name, assignment_dir, found, rejected)
             if not found_one and not any(r.path.parent == assignment_dir for r in rejected):
@@ -145,7 +145,7 @@ def _scan_assignment_dir(student: str, folder: Path, found: list[Submission], re
     return True
 
 
-def _unknown_assignment(name: str, known: set[str]) -> str:
+def unknown_assignment(name: str, known: set[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(name, sorted(known), n=1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,3 +92,18 @@ def marker(workspace: Workspace, student: str, assignment: str) -> dict:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m autograder ARGS`` from the repository root, with extra environment variables."""
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          cwd=COURSE.root, timeout=900, env={**os.environ, **(env or {})})
+
+
+def assignment_scores(workspace: Workspace, assignment: str) -> dict[str, float]:
+    """``{student: score after the late penalty}`` for one assignment in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(workspace.gradebook_url) as gb:
+        return {s.student.id: float(s.score) - float(s.late_submission_penalty or 0)
+                for s in gb.assignment_submissions(assignment)}

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import COURSE, EXAMPLES, trimmed_copy
+from helpers import COURSE, EXAMPLES, assignment_scores, run_cli, trimmed_copy
 
 from autograder.backends import LocalBackend
 from autograder.course import Workspace
@@ -30,11 +27,6 @@ from autograder.submissions import discover_layout
 pytestmark = pytest.mark.grading
 NB01 = "01_conv_arithmetic"
 FULL = EXAMPLES / "submissions" / "student-full" / NB01 / f"{NB01}.ipynb"
-
-
-def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
-                          cwd=COURSE.root, timeout=900, env={**os.environ, **(env or {})})
 
 
 def _place(root: Path, student: str) -> Path:
@@ -177,16 +169,9 @@ def hostile_class(tmp_path_factory):  # noqa: ANN201
     (subs / "link-to-honest").symlink_to(subs / "honest")
     ws = root / "ws"
     secret = {"GRADER_SECRET_TOKEN": "must-not-reach-the-kernel"}
-    result = _cli("--workspace", str(ws), "grade", str(subs), "--no-progress", "--workers", "2", env=secret)
-    again = _cli("--workspace", str(ws), "grade", str(subs), "--no-progress", "--workers", "2")
+    result = run_cli("--workspace", str(ws), "grade", str(subs), "--no-progress", "--workers", "2", env=secret)
+    again = run_cli("--workspace", str(ws), "grade", str(subs), "--no-progress", "--workers", "2")
     return result, again, Workspace(ws)
-
-
-def _scores(ws: Workspace) -> dict[str, float]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(ws.gradebook_url) as gb:
-        return {s.student.id: float(s.score) for s in gb.assignment_submissions(NB01)}
 
 
 def test_bad_files_are_rejected_one_line_each_and_the_rest_are_graded(hostile_class) -> None:
@@ -200,7 +185,7 @@ def test_bad_files_are_rejected_one_line_each_and_the_rest_are_graded(hostile_cl
     assert any("link-to-solution" in line and "symbolic link" in line for line in rejected.values())
     assert any("link-to-honest" in line and "symbolic link" in line for line in rejected.values())
     assert len(rejected) == 4, out
-    assert _scores(ws) == {"honest": 10.0, "surrogate": 10.0, "pasted-answer-first": 10.0,
+    assert assignment_scores(ws, NB01) == {"honest": 10.0, "surrogate": 10.0, "pasted-answer-first": 10.0,
                            "pasted-answer-second": 10.0, "forged-score": 0.0, "escape-attempts": 10.0,
                            "display-flood": 10.0}
 
@@ -287,14 +272,14 @@ def test_a_broken_kernel_records_nothing_exits_non_zero_and_a_re_run_after_the_f
     trimmed_copy(FULL, _place(subs, "ada"))
     trimmed_copy(FULL, _place(subs, "alan"))
     ws = tmp_path / "ws"
-    broken = _cli("--workspace", str(ws), "grade", str(subs), "--no-progress", env=_broken_kernelspec(tmp_path))
+    broken = run_cli("--workspace", str(ws), "grade", str(subs), "--no-progress", env=_broken_kernelspec(tmp_path))
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "preflight" in broken.stderr and "kernel-start-failed" in broken.stderr
     assert len(broken.stderr.strip().splitlines()) == 1
-    assert _scores(Workspace(ws)) == {} and not (ws / "autograded").exists()
-    fixed = _cli("--workspace", str(ws), "grade", str(subs), "--no-progress")
+    assert assignment_scores(Workspace(ws), NB01) == {} and not (ws / "autograded").exists()
+    fixed = run_cli("--workspace", str(ws), "grade", str(subs), "--no-progress")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert _scores(Workspace(ws)) == {"ada": 10.0, "alan": 10.0}
+    assert assignment_scores(Workspace(ws), NB01) == {"ada": 10.0, "alan": 10.0}
 
 
 def test_a_kernel_that_cannot_start_is_retried_then_not_graded_never_scored(tmp_path, monkeypatch) -> None:
@@ -307,7 +292,7 @@ def test_a_kernel_that_cannot_start_is_retried_then_not_graded_never_scored(tmp_
     run = grade(COURSE, ws, found, backend=LocalBackend(1), progress=False, check_machine=False)
     (outcome,) = run.outcomes
     assert outcome.status == NOT_GRADED and "kernel-start-failed" in outcome.reason and "tried 3x" in outcome.reason
-    assert _scores(ws) == {}, "an infrastructure failure was recorded as a grade"
+    assert assignment_scores(ws, NB01) == {}, "an infrastructure failure was recorded as a grade"
     assert not (ws.autograded / "ada" / NB01 / ".grading.json").exists()
 
 
@@ -317,8 +302,8 @@ def test_missing_course_data_stops_the_run_before_anything_is_recorded(tmp_path)
     source = EXAMPLES / "submissions" / "student-untouched" / nb07 / f"{nb07}.ipynb"
     trimmed_copy(source, subs / "ada" / nb07 / f"{nb07}.ipynb")
     (tmp_path / "empty").mkdir()
-    result = _cli("--workspace", str(tmp_path / "ws"), "grade", str(subs), "--no-progress",
+    result = run_cli("--workspace", str(tmp_path / "ws"), "grade", str(subs), "--no-progress",
                   env={"COURSE_DATA_DIR": str(tmp_path / "empty")})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "preflight" in result.stderr and "MNIST was not found" in result.stderr
-    assert _scores(Workspace(tmp_path / "ws")) == {}
+    assert assignment_scores(Workspace(tmp_path / "ws"), NB01) == {}

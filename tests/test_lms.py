@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import COURSE
+from helpers import COURSE, assignment_scores, run_cli
 from lms_fixtures import DUE, NB01, ROSTER, ROSTER_IDS, canvas_export, moodle_export, settings_file
 
 from autograder.course import CourseError, Workspace
@@ -120,41 +118,26 @@ def test_the_import_files_have_each_lms_layout(tmp_path) -> None:
     assert sheet[0]["Last modified (grade)"]
 
 
-def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
-                          cwd=COURSE.root, timeout=900, env={**os.environ, **(env or {})})
-
-
-def _gradebook_scores(ws: Path) -> dict[str, float]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{ws / 'gradebook.db'}") as gb:
-        return {s.student.id: float(s.score) - float(s.late_submission_penalty or 0)
-                for s in gb.assignment_submissions(NB01)}
-
-
 @pytest.mark.grading
 def test_canvas_round_trip_grades_penalises_late_work_and_writes_the_import(tmp_path) -> None:
     export = canvas_export(tmp_path, as_zip=True)
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     env = {"COURSE_SETTINGS": str(settings_file(tmp_path, penalty="zero"))}
     ws = tmp_path / "ws"
-    graded = _cli("--workspace", str(ws), "grade", str(export.path), "--lms", "canvas", "--roster",
+    graded = run_cli("--workspace", str(ws), "grade", str(export.path), "--lms", "canvas", "--roster",
                   str(tmp_path / "roster.csv"), "--no-progress", env=env)
     assert graded.returncode == 2, graded.stdout + graded.stderr  # 2: some files were rejected
     assert "note: s005/01_conv_arithmetic: marked late by the LMS" in graded.stdout
-    scores = _gradebook_scores(ws)
+    scores = assignment_scores(Workspace(ws), NB01)
     assert scores == {"s004": 10.0, "s005": 0.0, "s006": 10.0}, "late work must score 0 under penalty 'zero'"
-    out = _cli("--workspace", str(ws), "export", str(tmp_path / "canvas.csv"), "--to-lms", "canvas", env=env)
+    out = run_cli("--workspace", str(ws), "export", str(tmp_path / "canvas.csv"), "--to-lms", "canvas", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     rows = list(csv.reader(_lines(tmp_path / "canvas.csv")))
     assert rows[0][5] == f"{NB01} (4242)"
     back = {r[1]: float(r[5]) for r in rows[2:]}
     assert back == {"12345": scores["s004"], "23456": scores["s005"], "34567": scores["s006"]}
     assert {r[0] for r in rows[2:]} == {"Doe, John", "Smith, Ann", "García, María"}
-    exported = _cli("--workspace", str(ws), "export", env=env)
+    exported = run_cli("--workspace", str(ws), "export", env=env)
     assert exported.returncode == 0
     people = {r["student_id"]: r for r in csv.DictReader(_lines(ws / "grades.csv"))}
     assert people["s004"]["email"] == "john@example.edu" and people["s005"]["timestamp"] > people["s005"]["duedate"]
@@ -166,12 +149,12 @@ def test_moodle_round_trip_writes_a_worksheet_per_assignment_that_matches_the_gr
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     env = {"COURSE_SETTINGS": str(settings_file(tmp_path, penalty="none"))}
     ws = tmp_path / "ws"
-    graded = _cli("--workspace", str(ws), "grade", str(export.path), "--lms", "moodle", "--roster",
+    graded = run_cli("--workspace", str(ws), "grade", str(export.path), "--lms", "moodle", "--roster",
                   str(tmp_path / "roster.csv"), "--no-progress", env=env)
     assert graded.returncode == 2, graded.stdout + graded.stderr
-    scores = _gradebook_scores(ws)
+    scores = assignment_scores(Workspace(ws), NB01)
     assert scores == {"s001": 10.0, "s002": 5.0, "s003": 0.0, "104": 10.0}
-    out = _cli("--workspace", str(ws), "export", str(tmp_path / "moodle.csv"), "--to-lms", "moodle", env=env)
+    out = run_cli("--workspace", str(ws), "export", str(tmp_path / "moodle.csv"), "--to-lms", "moodle", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     sheet = list(csv.DictReader(_lines(tmp_path / "moodle.csv")))
     back = {r["Identifier"]: float(r["Grade"]) for r in sheet}
@@ -186,6 +169,6 @@ def test_moodle_round_trip_writes_a_worksheet_per_assignment_that_matches_the_gr
     (["export", "--to-lms", "moodle"], "no graded submission yet"),
 ])
 def test_lms_mistakes_are_one_clear_line_and_an_exit_code(tmp_path, args, message) -> None:  # noqa: ANN001
-    result = _cli("--workspace", str(tmp_path), *args)
+    result = run_cli("--workspace", str(tmp_path), *args)
     assert result.returncode == 1, result.stdout + result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
