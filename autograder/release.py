@@ -18,6 +18,7 @@ from nbgrader.converters import GenerateAssignment
 from nbgrader.coursedir import CourseDirectory
 
 from autograder.course import Course, CourseError, Workspace
+from autograder.exercises.record import write_expected
 from autograder.settings import make_config
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def release(course: Course, workspace: Workspace, assignments: list[str] | None 
             shutil.rmtree(target)
         written.append(generate(course, workspace, name, course.release_dir))
         _remember(workspace, name, source_digest(course, name))
+    write_expected(names)  # the visible checks' expected results, for the student's library
     if not assignments:  # a full release also drops assignments that no longer exist
         for stale in course.release_dir.iterdir():
             if stale.is_dir() and stale.name not in names:

@@ -166,11 +166,16 @@ def readonly_paths(extra: tuple[str, ...] = ()) -> list[str]:
     return out
 
 
-def grader_only_paths() -> list[str]:
-    """Folders of the course library that the kernel must not see while grading (references, variants)."""
-    spec = importlib.util.find_spec("cnnlab")
-    roots = list(spec.submodule_search_locations or []) if spec else []
-    return [os.path.join(root, "exercises") for root in roots if os.path.isdir(os.path.join(root, "exercises"))]
+def grader_only_paths(readable: list[str] | None = None) -> list[str]:
+    """The grader's package (answer key, evaluator) when it lies under a path the kernel may read.
+
+    ``cnnlab`` holds no answers; the references live in ``autograder.exercises``, which must stay
+    out of the kernel's reach even when this checkout sits inside a bound folder.
+    """
+    own = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+    readable = readonly_paths() if readable is None else readable
+    inside = any(own == r or own.startswith(os.path.realpath(r).rstrip("/") + "/") for r in readable)
+    return [own] if inside else []
 
 
 TEST_LABELS = ("MNIST", "raw", "t10k-labels-idx1-ubyte")
@@ -206,9 +211,10 @@ def bwrap_args(bwrap: str, workdir: Path, policy: Policy) -> list[str]:
     if policy.tmp_bytes:
         args += ["--size", str(int(policy.tmp_bytes))]
     args += ["--tmpfs", "/tmp"]  # before any bind under /tmp: later mounts hide earlier ones
-    for path in readonly_paths(policy.extra_ro_binds):
+    readable = readonly_paths(policy.extra_ro_binds)
+    for path in readable:
         args += ["--ro-bind", path, path]
-    for path in grader_only_paths():  # the answer key stays with the evaluator
+    for path in grader_only_paths(readable):  # the answer key stays with the evaluator
         args += ["--tmpfs", path, "--remount-ro", path]
     labels = withheld_labels(workdir.parent)
     if labels is not None:  # the test set's labels stay with the evaluator too

@@ -1,13 +1,59 @@
-"""Random inputs for checks: seeded generators, and case builders shared by notebooks."""
+"""A call of an exercise (:class:`Case`) and seeded random inputs (:class:`RandomInputs`)."""
 
 from __future__ import annotations
 
+import copy
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-from cnnlab.exercise import Case
+from cnnlab.comparing import describe_value
+
+
+@dataclass
+class Case:
+    """One call of an exercise: positional and keyword arguments.
+
+    ``raises`` names the exception type the call must raise instead of returning.
+    ``note`` says what the case is about; it is shown when the case fails.
+    """
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    note: str = ""
+    raises: type[BaseException] | None = None
+
+    def cloned(self) -> Case:
+        """A deep copy, so that a call cannot change this case's tensors."""
+        return Case(_clone(self.args), _clone(self.kwargs), self.note, self.raises)
+
+    def call(self, fn: Callable[..., Any]) -> Any:
+        """Call ``fn`` on a fresh copy of the arguments."""
+        c = self.cloned()
+        return fn(*c.args, **c.kwargs)
+
+    def describe(self, name: str) -> str:
+        """The call as text, e.g. ``conv_output_size(7, kernel_size=3)``."""
+        parts = [describe_value(a) for a in self.args]
+        parts += [f"{k}={describe_value(v)}" for k, v in self.kwargs.items()]
+        return f"{name}({', '.join(parts)})"
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, tuple):
+        return tuple(_clone(v) for v in value)
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, torch.nn.Module):
+        return copy.deepcopy(value)
+    return value
 
 
 @dataclass
@@ -40,28 +86,3 @@ class RandomInputs:
         if value[0] == value[1] and self.rng.random() < 0.5:
             return value[0]
         return value
-
-
-def conv2d_case(r: RandomInputs, *, groups: bool = True, max_stride: int = 3,
-                max_dilation: int = 2, max_padding: int = 2, max_kernel: int = 4,
-                max_extra: int = 6) -> Case:
-    """A random valid ``F.conv2d`` call: ``Case((x, weight, bias), {stride, padding, dilation, groups})``.
-
-    Shapes stay small (a naive loop must finish quickly): batch 1-2, at most 6 channels,
-    kernels up to ``max_kernel``, inputs at most ``max_extra`` larger than the dilated kernel.
-    """
-    rng = r.rng
-    g = rng.choice([1, 1, 2, 3]) if groups else 1
-    cin = g * rng.randint(1, 2 if g > 1 else 3)
-    cout = g * rng.randint(1, 2 if g > 1 else 3)
-    k = (rng.randint(1, max_kernel), rng.randint(1, max_kernel))
-    s = (rng.randint(1, max_stride), rng.randint(1, max_stride))
-    d = (rng.randint(1, max_dilation), rng.randint(1, max_dilation))
-    p = (rng.randint(0, max_padding), rng.randint(0, max_padding))
-    span = [d[i] * (k[i] - 1) + 1 for i in range(2)]
-    hw = [rng.randint(max(1, span[i] - 2 * p[i]), span[i] + max_extra) for i in range(2)]
-    x = r.randn(rng.randint(1, 2), cin, *hw)
-    weight = r.randn(cout, cin // g, *k)
-    bias = r.randn(cout) if rng.random() < 0.7 else None
-    kwargs = {"stride": r.pair(s), "padding": r.pair(p), "dilation": r.pair(d), "groups": g}
-    return Case((x, weight, bias), kwargs)

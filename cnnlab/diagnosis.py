@@ -11,6 +11,7 @@ Every failure message starts with its tag in brackets: ``TAG_PATTERN`` reads it 
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,3 +127,17 @@ def find_misconception(
         except Exception:  # a variant that cannot run on this case says nothing
             continue
     return None
+
+
+def student_frame(exc: BaseException) -> str:
+    """The innermost line of notebook code in the traceback, if any."""
+    remote = getattr(exc, "remote_where", None)
+    if remote is not None:  # raised in the student's kernel and carried over by the grader
+        return remote
+    frames = traceback.extract_tb(exc.__traceback__)
+    notebook = [f for f in frames if "ipykernel" in f.filename or f.filename.startswith("<")]
+    frame = (notebook or frames or [None])[-1]
+    if frame is None:
+        return ""
+    where = "your code" if frame in notebook else frame.filename.rsplit("/", 1)[-1]
+    return f"in {where}, line {frame.lineno}: {frame.line}"

@@ -1,9 +1,11 @@
-"""Networks shared by several notebooks.
+"""Networks that several notebooks measure.
 
-``SeedMNISTNet`` is the small MNIST network from the course's source material (conv 1->10 k5,
-max-pool 2, conv 10->20 k5, max-pool 2, fc 320->50, fc 50->10) with its two bugs fixed: the
-flatten keeps the batch dimension, and a ReLU separates the two fully connected layers.
-Notebook 07 asks students to build it themselves; notebooks 02 and 03 measure it.
+``SeedMNISTNet`` is the small MNIST network of post [5] (conv 1->10 k5, max-pool 2, conv 10->20 k5,
+max-pool 2, fc 320->50, fc 50->10), kept for measuring sizes, receptive fields, parameters and
+MACs. The flatten keeps the batch dimension (the post's ``.view(320)`` does not), but the post's
+second bug stays: there is no nonlinearity between the two fully connected layers, so this is
+not the network notebook 07 asks for. Parameters (21,840) and MACs (480,500 per image) do not
+depend on that ReLU.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import torch.nn.functional as F
 
 
 class SeedMNISTNet(nn.Module):
-    """Input (N, 1, 28, 28) -> logits (N, 10). 21,840 parameters; 480,500 MACs per image."""
+    """Input (N, 1, 28, 28) -> scores (N, 10). 21,840 parameters; 480,500 MACs per image. For measuring only."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -28,9 +30,7 @@ class SeedMNISTNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool1(F.relu(self.conv1(x)))
         x = self.pool2(F.relu(self.conv2(x)))
-        x = torch.flatten(x, start_dim=1)  # (N, 320); the seed's .view(320) drops the batch
-        x = F.relu(self.fc1(x))  # the seed has no nonlinearity here
-        return self.fc2(x)
+        return self.fc2(self.fc1(torch.flatten(x, start_dim=1)))  # post [5]: no ReLU between fc1 and fc2
 
 
 def seed_feature_stack() -> nn.Sequential:

@@ -81,7 +81,7 @@ def draw_pool_windows(size: int, kernel: int, stride: int | None = None, padding
     """
     from matplotlib.patches import Rectangle
 
-    from cnnlab.exercises.pooling import pool_output_size_reference
+    from autograder.exercises.pooling import pool_output_size_reference
 
     stride = kernel if stride is None else stride
     span = dilation * (kernel - 1) + 1

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from cnnlab.exercises.conv_arithmetic import conv_output_size_reference
+from autograder.exercises.conv_arithmetic import conv_output_size_reference
 
 
 def draw_conv_geometry(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> Figure:

@@ -71,7 +71,7 @@ def test_the_static_check_survives_magics_and_cells_that_do_not_parse() -> None:
 TEST_CELL = '''check("double")
 ### BEGIN HIDDEN TESTS
 from cnnlab.diagnosis import CheckFailed
-from cnnlab.exercise import Case
+from cnnlab.cases import Case
 
 for case in [Case((k,)) for k in range(1, 4)]:
     if double(*case.args) != 2 * case.args[0]:

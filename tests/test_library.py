@@ -11,9 +11,11 @@ import torch.nn.functional as F
 
 from cnnlab import diagnosis as dx
 from cnnlab.comparing import EXACT, Tolerance, difference, same
-from cnnlab.exercise import Case, Exercise, get_exercise
+from autograder.exercises import get_exercise
+from autograder.exercises.base import Exercise
+from cnnlab.cases import Case
 from cnnlab.forbidden import CONVOLUTION, aten_ops_called, forbid_builtin
-from cnnlab.grading import hidden_tests
+from autograder.hidden import hidden_tests
 from cnnlab.integrity import require_pristine, tampering
 from cnnlab.selfcheck import check
 
@@ -193,7 +195,7 @@ def test_builtin_convolution_is_detected_but_unfold_is_not() -> None:
 # --------------------------------------------------------------- self-check
 def test_check_passes_prints_what_it_means(capsys) -> None:
     def good(size, kernel_size, stride=1, padding=0, dilation=1):  # noqa: ANN001, ANN202
-        from cnnlab.exercises.conv_arithmetic import conv_output_size_reference
+        from autograder.exercises.conv_arithmetic import conv_output_size_reference
 
         return conv_output_size_reference(size, kernel_size, stride, padding, dilation)
 

@@ -9,10 +9,12 @@ from helpers import solution_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab.cases import RandomInputs, conv2d_case
+from autograder.exercises.conv_arithmetic import conv2d_case
+from cnnlab.cases import RandomInputs
 from cnnlab.diagnosis import CheckFailed
-from cnnlab.exercise import Case, get_exercise
-from cnnlab.exercises.conv_arithmetic import (
+from autograder.exercises import get_exercise
+from cnnlab.cases import Case
+from autograder.exercises.conv_arithmetic import (
     CONV_MISCONCEPTIONS,
     SIZE_MISCONCEPTIONS,
     conv_matrix_case,
@@ -20,7 +22,7 @@ from cnnlab.exercises.conv_arithmetic import (
     conv_output_size_case,
     conv_output_size_reference,
 )
-from cnnlab.grading import hidden_tests
+from autograder.hidden import hidden_tests
 
 pytestmark = pytest.mark.nb01
 

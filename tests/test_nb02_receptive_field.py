@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from cnnlab.cases import RandomInputs
 from cnnlab.diagnosis import CheckFailed
-from cnnlab.exercise import Case, get_exercise
-from cnnlab.exercises.receptive_field import (
+from autograder.exercises import get_exercise
+from cnnlab.cases import Case
+from autograder.exercises.receptive_field import (
     COSTS_MISCONCEPTIONS,
     GRAD_MISCONCEPTIONS,
     RF_MISCONCEPTIONS,
@@ -24,7 +25,7 @@ from cnnlab.exercises.receptive_field import (
     stacking_costs_case,
     stacking_costs_reference,
 )
-from cnnlab.grading import hidden_tests
+from autograder.hidden import hidden_tests
 from cnnlab.models import seed_feature_stack
 from cnnlab.probes import probes_in
 from cnnlab.receptive import (

@@ -24,8 +24,9 @@ from cnnlab.counting import (
     macs_reference,
 )
 from cnnlab.diagnosis import CheckFailed
-from cnnlab.exercise import Case, get_exercise
-from cnnlab.exercises.params_flops import (
+from autograder.exercises import get_exercise
+from cnnlab.cases import Case
+from autograder.exercises.params_flops import (
     COUNT_MACS_MISCONCEPTIONS,
     COUNT_MISCONCEPTIONS,
     MACS_MISCONCEPTIONS,
@@ -39,7 +40,7 @@ from cnnlab.exercises.params_flops import (
     random_counting_model,
     separable_ratio_reference,
 )
-from cnnlab.grading import hidden_tests
+from autograder.hidden import hidden_tests
 from cnnlab.models import SeedMNISTNet
 
 pytestmark = pytest.mark.nb03

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from cnnlab.cases import RandomInputs
 from cnnlab.diagnosis import CheckFailed
-from cnnlab.exercise import Case, get_exercise
-from cnnlab.exercises.pooling import (
+from autograder.exercises import get_exercise
+from cnnlab.cases import Case
+from autograder.exercises.pooling import (
     STUDENT_MISTAKES,
     _every_window_sees_input,
     _pool_size_formula,
@@ -26,7 +27,7 @@ from cnnlab.exercises.pooling import (
     unpool_case,
 )
 from cnnlab.forbidden import POOLING, UNPOOLING
-from cnnlab.grading import hidden_tests
+from autograder.hidden import hidden_tests
 
 pytestmark = pytest.mark.nb04
 

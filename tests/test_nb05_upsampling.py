@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from cnnlab.cases import RandomInputs
 from cnnlab.diagnosis import CheckFailed
-from cnnlab.exercise import get_exercise
-from cnnlab.exercises.conv_arithmetic import conv_matrix_reference
-from cnnlab.exercises.upsampling import (
+from autograder.exercises import get_exercise
+from autograder.exercises.conv_arithmetic import conv_matrix_reference
+from autograder.exercises.upsampling import (
     STUDENT_MISTAKES,
     _corners,
     _half_pixel,
@@ -33,7 +33,7 @@ from cnnlab.exercises.upsampling import (
     transposed_matrix_case,
 )
 from cnnlab.forbidden import CONVOLUTION, INTERPOLATION, aten_ops_called
-from cnnlab.grading import hidden_tests
+from autograder.hidden import hidden_tests
 from cnnlab.linear_maps import conv_matrix
 from cnnlab.resampling import conv_transpose2d_macs, upsampling_costs, zero_stretch
 

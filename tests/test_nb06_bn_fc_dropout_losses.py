@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from cnnlab import check
 from cnnlab.cases import RandomInputs
 from cnnlab.diagnosis import CheckFailed
-from cnnlab.exercise import Case, all_exercises, get_exercise
-from cnnlab.exercises import layers_losses as L
-from cnnlab.grading import HiddenRun
+from cnnlab.cases import Case, all_exercises, get_exercise
+from autograder.exercises import layers_losses as L
+from autograder.hidden import HiddenRun
 
 pytestmark = pytest.mark.nb06
 

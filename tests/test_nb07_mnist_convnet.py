@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from cnnlab import a11y, check
 from cnnlab.data import ALLOW_DOWNLOAD_ENV, DataMissing, TensorLoader, load_mnist
 from cnnlab.diagnosis import CheckFailed
-from cnnlab.exercises import mnist_convnet as ex
-from cnnlab.grading import hidden_tests
+from autograder.exercises import mnist_convnet as ex
+from autograder.hidden import hidden_tests
 from cnnlab.models import SeedMNISTNet
 
 matplotlib.use("Agg")

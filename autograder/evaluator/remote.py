@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from cnnlab import diagnosis as dx
-from cnnlab.exercise import Case
+from cnnlab.cases import Case
 
 # ask(name, calls, op) -> one reply dict per call; supplied by the executor that owns the kernel.
 Ask = Callable[..., list[dict]]

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
+from autograder.exercises.base import Exercise, register
 from cnnlab import pristine
-from cnnlab.cases import RandomInputs
+from cnnlab.cases import Case, RandomInputs
 from cnnlab.comparing import EXACT, Tolerance
 from cnnlab.diagnosis import Misconception
-from cnnlab.exercise import Case, Exercise, register
 from cnnlab.linear_maps import conv_matrix
 from cnnlab.sources import cite
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
+from autograder.exercises.base import Exercise, register
 from cnnlab import pristine
-from cnnlab.cases import RandomInputs
+from cnnlab.cases import Case, RandomInputs
 from cnnlab.comparing import EXACT, Tolerance, same
 from cnnlab.diagnosis import Misconception
-from cnnlab.exercise import Case, Exercise, register
 
 NOTEBOOK = "04_pooling"
 IntOrTuple = int | Sequence[int]

@@ -30,7 +30,9 @@ import torch
 from cnnlab import diagnosis as dx
 from cnnlab.cases import RandomInputs
 from cnnlab.device import pick_device
-from cnnlab.exercise import Case, Exercise, get_exercise
+from autograder.exercises import get_exercise
+from autograder.exercises.base import Exercise
+from cnnlab.cases import Case
 from cnnlab.forbidden import forbid_builtin
 from cnnlab.settings import quiet_warnings, single_thread, strict_float32
 

@@ -20,11 +20,12 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from autograder.exercises.base import Exercise, register
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
-from cnnlab.cases import RandomInputs
+from cnnlab.cases import Case, RandomInputs
 from cnnlab.data import TensorLoader
-from cnnlab.exercise import Case, Exercise, register, student_frame
+from cnnlab.diagnosis import student_frame
 from cnnlab.harness import CountingScheduler, InverseDecay, ProbeNet, Recorder
 from cnnlab.models import SeedMNISTNet
 from cnnlab.settings import single_thread

@@ -7,14 +7,12 @@ from collections.abc import Sequence
 
 import torch
 
+from autograder.exercises.base import Exercise, register
 from cnnlab import pristine
-from cnnlab.cases import RandomInputs, conv2d_case
-from cnnlab.comparing import EXACT, Tolerance
+from cnnlab.cases import Case, RandomInputs
+from cnnlab.checks import conv_arithmetic as visible
 from cnnlab.diagnosis import Misconception
-from cnnlab.exercise import Case, Exercise, register
-from cnnlab.sources import cite
 
-NOTEBOOK = "01_conv_arithmetic"
 IntOrTuple = int | Sequence[int]
 
 
@@ -76,23 +74,7 @@ SIZE_MISCONCEPTIONS = (
 )
 
 
-def _size_visible() -> list[Case]:
-    return [
-        Case((28, 5), note="MNIST's first conv layer"),
-        Case((7, 3), {"stride": 2}),
-        Case((8, 3), {"stride": 2}, note="the last window would run past the edge"),
-        Case((32, 3), {"padding": 1}, note="'same' padding for k=3"),
-        Case((10, 3), {"dilation": 2}),
-        Case((9, 3), {"stride": 2, "padding": 1, "dilation": 2}),
-        Case(((28, 32), (5, 3)), {"stride": (1, 2), "padding": (0, 1)}, note="tuple arguments"),
-        Case((2, 5), note="kernel larger than the input", raises=ValueError),
-    ]
-
-
-register(Exercise(
-    name="conv_output_size", notebook=NOTEBOOK, reference=conv_output_size_reference,
-    visible=_size_visible, misconceptions=SIZE_MISCONCEPTIONS, tolerance=EXACT,
-))
+register(Exercise.from_spec(visible.OUTPUT_SIZE, conv_output_size_reference, misconceptions=SIZE_MISCONCEPTIONS))
 
 
 # ----------------------------------------------------------------------- convolution
@@ -140,27 +122,8 @@ CONV_MISCONCEPTIONS = (
 )
 
 
-def _conv_visible() -> list[Case]:
-    r = RandomInputs(seed=1)
-    ramp = torch.arange(25.0).reshape(1, 1, 5, 5)
-    edge = torch.tensor([[[[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]]])
-    return [
-        Case((ramp, edge), note="one channel, no padding: a Sobel filter on a ramp"),
-        Case((ramp, torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])), note="an asymmetric kernel: no flipping"),
-        Case((r.randn(2, 3, 6, 5), r.randn(4, 3, 3, 3), r.randn(4)), note="3 input channels, bias"),
-        Case((r.randn(1, 2, 7, 7), r.randn(3, 2, 3, 2), None), {"stride": 2, "padding": 1}),
-        Case((r.randn(1, 1, 9, 9), r.randn(2, 1, 3, 3), r.randn(2)), {"dilation": 2}),
-        Case((r.randn(1, 4, 5, 5), r.randn(6, 2, 3, 3), r.randn(6)), {"groups": 2, "padding": (1, 0)}),
-    ]
-
-
-CONV_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-4)
-
-for _name in ("conv2d_naive", "conv2d_unfold"):
-    register(Exercise(
-        name=_name, notebook=NOTEBOOK, reference=pristine.conv2d, visible=_conv_visible,
-        misconceptions=CONV_MISCONCEPTIONS, tolerance=CONV_TOLERANCE,
-    ))
+for _spec in (visible.CONV2D_NAIVE, visible.CONV2D_UNFOLD):
+    register(Exercise.from_spec(_spec, pristine.conv2d, misconceptions=CONV_MISCONCEPTIONS))
 
 
 # ------------------------------------------------------------------ conv as a matrix
@@ -190,19 +153,7 @@ MATRIX_MISCONCEPTIONS = (
 )
 
 
-def _matrix_visible() -> list[Case]:
-    r = RandomInputs(seed=2)
-    return [
-        Case((torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]), 3), note="the 4x9 matrix from the notebook"),
-        Case((r.randn(1, 1, 3, 3), 4), note=f"{cite(4)}'s example: 4x4 input, 3x3 kernel, C is 4x16"),
-        Case((r.randn(2, 3, 2, 3), (4, 5)), note="several channels, rectangular kernel"),
-    ]
-
-
-register(Exercise(
-    name="conv_matrix", notebook=NOTEBOOK, reference=conv_matrix_reference, visible=_matrix_visible,
-    misconceptions=MATRIX_MISCONCEPTIONS, tolerance=Tolerance(rtol=1e-5, atol=1e-5),
-))
+register(Exercise.from_spec(visible.CONV_MATRIX, conv_matrix_reference, misconceptions=MATRIX_MISCONCEPTIONS))
 
 
 def conv_matrix_case(r: RandomInputs) -> Case:
@@ -226,6 +177,31 @@ def conv_output_size_case(r: RandomInputs) -> Case:
     if dims == 1:
         return Case((n[0], k[0]), {"stride": s[0], "padding": p[0], "dilation": d[0]})
     return Case((tuple(n), tuple(k)), {"stride": tuple(s), "padding": tuple(p), "dilation": tuple(d)})
+
+
+def conv2d_case(r: RandomInputs, *, groups: bool = True, max_stride: int = 3,
+                max_dilation: int = 2, max_padding: int = 2, max_kernel: int = 4,
+                max_extra: int = 6) -> Case:
+    """A random valid ``F.conv2d`` call: ``Case((x, weight, bias), {stride, padding, dilation, groups})``.
+
+    Shapes stay small (a naive loop must finish quickly): batch 1-2, at most 6 channels,
+    kernels up to ``max_kernel``, inputs at most ``max_extra`` larger than the dilated kernel.
+    """
+    rng = r.rng
+    g = rng.choice([1, 1, 2, 3]) if groups else 1
+    cin = g * rng.randint(1, 2 if g > 1 else 3)
+    cout = g * rng.randint(1, 2 if g > 1 else 3)
+    k = (rng.randint(1, max_kernel), rng.randint(1, max_kernel))
+    s = (rng.randint(1, max_stride), rng.randint(1, max_stride))
+    d = (rng.randint(1, max_dilation), rng.randint(1, max_dilation))
+    p = (rng.randint(0, max_padding), rng.randint(0, max_padding))
+    span = [d[i] * (k[i] - 1) + 1 for i in range(2)]
+    hw = [rng.randint(max(1, span[i] - 2 * p[i]), span[i] + max_extra) for i in range(2)]
+    x = r.randn(rng.randint(1, 2), cin, *hw)
+    weight = r.randn(cout, cin // g, *k)
+    bias = r.randn(cout) if rng.random() < 0.7 else None
+    kwargs = {"stride": r.pair(s), "padding": r.pair(p), "dilation": r.pair(d), "groups": g}
+    return Case((x, weight, bias), kwargs)
 
 
 __all__ = ["conv2d_case", "conv_matrix_case", "conv_output_size_case", "conv_output_size_reference",

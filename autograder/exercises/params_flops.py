@@ -9,9 +9,10 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from autograder.exercises.base import Exercise, register
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
-from cnnlab.cases import RandomInputs
+from cnnlab.cases import Case, RandomInputs
 from cnnlab.comparing import EXACT, Tolerance, describe_value, difference
 from cnnlab.counting import (
     conv2d_macs_reference,
@@ -21,7 +22,6 @@ from cnnlab.counting import (
     macs_reference,
 )
 from cnnlab.diagnosis import CheckFailed, Misconception
-from cnnlab.exercise import Case, Exercise, register
 from cnnlab.models import SeedMNISTNet
 from cnnlab.probes import Probe, probes_in
 from cnnlab.sources import cite

@@ -8,12 +8,12 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from autograder.exercises.base import Exercise, register
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
-from cnnlab.cases import RandomInputs
+from cnnlab.cases import Case, RandomInputs
 from cnnlab.comparing import EXACT, describe_value, difference
 from cnnlab.diagnosis import CheckFailed, Misconception
-from cnnlab.exercise import Case, Exercise, register
 from cnnlab.probes import Probe, probes_in
 from cnnlab.receptive import (
     REFERENCE_CALLS,

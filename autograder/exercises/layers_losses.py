@@ -27,12 +27,12 @@ from typing import Any
 
 import torch
 
+from autograder.exercises.base import Exercise, register
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
-from cnnlab.cases import RandomInputs
+from cnnlab.cases import Case, RandomInputs
 from cnnlab.comparing import EXACT, Tolerance, describe_value, difference
 from cnnlab.diagnosis import CheckFailed, Misconception
-from cnnlab.exercise import Case, Exercise, register
 from cnnlab.forbidden import torch_calls  # noqa: F401  (tests)
 from cnnlab.sources import cite
 
