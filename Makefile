@@ -27,7 +27,7 @@ LAB_DIR    ?= $(CURDIR)
 PYTEST_ARGS ?=
 
 .PHONY: help setup demo test release validate lab grade feedback export report grade-me \
-        bench lint format examples clean distclean
+        bench lint format examples student-kit clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ bench: setup  ## benchmarks (timings, not tests)
 
 lint: setup  ## ruff
 	$(VENV)/bin/ruff check cnnlab autograder tests bench tools
+
+student-kit: release  ## build/student-kit/ and .zip: course/, the cnnlab wheel (no grader), requirements
+	$(PYTHON) -m autograder.student_kit
 
 examples: setup  ## rebuild examples/submissions from solutions/
 	$(PYTHON) -m autograder.examples

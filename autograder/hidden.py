@@ -1,4 +1,4 @@
-"""Machinery for hidden tests: a fresh seed at every run, the grading device, pristine checks.
+"""Machinery for hidden tests (grader only): a fresh seed at every run, the grading device, pristine checks.
 
 A hidden test in a solution notebook reads::
 

@@ -19,9 +19,10 @@ from nbgrader.api import Gradebook, MissingEntry
 from autograder.course import COURSE_ID, Workspace
 from autograder.steps import MARKER
 from cnnlab.diagnosis import tags_in
+from cnnlab.tags import STATE
 
 # Tags that describe the state of the work rather than a misconception.
-STATE_TAGS = {"not-implemented", "not-defined", "not-run", "kernel-died", "notebook-timeout", "output-limit"}
+STATE_TAGS = set(STATE)
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """cnnlab: the small library that the course notebooks import.
 
-- :func:`check` runs an exercise's visible checks (``check("conv2d_unfold")``).
+- :func:`check` runs an exercise's visible checks (``check("conv2d_unfold")``) against results
+  recorded at release (:mod:`cnnlab.expected`); :mod:`cnnlab.checks` declares each exercise's
+  visible side, :mod:`cnnlab.diagnosis` the tagged failures.
 - :func:`pick_device` chooses CUDA when available, else CPU (``COURSE_DEVICE`` overrides).
-- :mod:`cnnlab.grading` holds the machinery of the hidden tests; :mod:`cnnlab.diagnosis`
-  the tagged misconceptions that failure messages name.
+
+This package holds no answer to any exercise: references, hidden tests and wrong variants
+live with the grader (``autograder.exercises``), which students do not install.
 """
 
 from cnnlab import pristine as _pristine  # noqa: F401  (capture references first)

@@ -16,22 +16,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cnnlab.tags import (  # the generic tags; the whole vocabulary is in cnnlab.tags
+    MUTATED_INPUT,
+    NOT_FINITE,
+    NOT_IMPLEMENTED,
+    RAISED,
+    TAMPERED,
+    USED_BUILTIN,
+    WRONG_DEVICE,
+    WRONG_SHAPE,
+    WRONG_TYPE,
+    WRONG_VALUE,
+)
+
 # A tag is kebab-case with at least one hyphen, in brackets not glued to a name: this keeps
 # indices such as ``float32[9]`` or ``weight[target]`` in a message from reading as tags.
 TAG = r"[a-z0-9]+(?:-[a-z0-9]+)+"
 TAG_PATTERN = re.compile(rf"(?<![\w'\"])\[({TAG})\]")
 
-# Generic tags, used by every exercise.
-NOT_IMPLEMENTED = "not-implemented"
-RAISED = "raised-error"
-WRONG_TYPE = "wrong-type"
-WRONG_SHAPE = "wrong-shape"
-WRONG_DEVICE = "wrong-device"
-NOT_FINITE = "not-finite"
-WRONG_VALUE = "wrong-value"
-USED_BUILTIN = "used-builtin"
-MUTATED_INPUT = "mutated-input"
-TAMPERED = "tampered-environment"
+__all__ = ["MUTATED_INPUT", "NOT_FINITE", "NOT_IMPLEMENTED", "RAISED", "TAMPERED", "USED_BUILTIN",
+           "WRONG_DEVICE", "WRONG_SHAPE", "WRONG_TYPE", "WRONG_VALUE", "CheckFailed", "Misconception",
+           "find_misconception", "student_frame", "tags_in"]
 
 
 @dataclass(frozen=True)

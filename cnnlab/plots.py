@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
+from cnnlab import pristine
+
 
 def _to_image(t: torch.Tensor):
     t = t.detach().float().cpu()
@@ -81,13 +83,11 @@ def draw_pool_windows(size: int, kernel: int, stride: int | None = None, padding
     """
     from matplotlib.patches import Rectangle
 
-    from autograder.exercises.pooling import pool_output_size_reference
-
     stride = kernel if stride is None else stride
     span = dilation * (kernel - 1) + 1
-    try:
-        kept = pool_output_size_reference(size, kernel, stride, padding, dilation, ceil_mode)
-    except ValueError:
+    try:  # PyTorch decides which windows it keeps: ask it, on a real row of `size` values
+        kept = pristine.max_pool1d(torch.zeros(1, 1, size), kernel, stride, padding, dilation, ceil_mode).shape[-1]
+    except RuntimeError:
         kept = 0
     steps = size + 2 * padding - span
     naive = max(0, (-(-steps // stride) if ceil_mode else steps // stride) + 1)

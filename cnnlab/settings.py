@@ -1,6 +1,6 @@
 """Context managers that set up a check's surroundings: float precision, threads, warnings.
 
-Shared by the visible checks (:mod:`cnnlab.selfcheck`) and the hidden tests (:mod:`cnnlab.grading`).
+Shared by the visible checks (:mod:`cnnlab.selfcheck`) and the hidden tests (``autograder.hidden``).
 """
 
 from __future__ import annotations

@@ -405,7 +405,7 @@ OUTCOMES = {
     "changed-kernelspec": "the kernelspec is restored and the course kernel pinned; graded normally",
     "hardcoded-visible": "the visible checks would pass at the desk; the hidden tests (random inputs, drawn by the evaluator) fail: 0 for that exercise",
     "patch-course-library": "every test 0: the hidden tests, references and comparisons live in the evaluator's process, which the kernel cannot reach",
-    "walk-frames": "every test 0: no reference exists in the kernel (the grading sandbox hides `cnnlab/exercises`), so there is nothing to find",
+    "walk-frames": "every test 0: no reference exists in the kernel (`cnnlab` holds none, `autograder` is not importable there), so there is nothing to find",
     "forged-kernel-messages": "every test 0: the score is the evaluator's verdict, written into the test cell by the grader; kernel messages count for nothing",
     "hooks-clear-errors": "every test 0: errors the kernel swallows do not matter, the evaluator judges the returned values",
     "cell-above-setup": "every test 0, like the same hooks anywhere else",
@@ -460,9 +460,14 @@ for _module in list(sys.modules.values()):
                 setattr(_module, _name, _pass if _name == 'hidden_tests' else (lambda *a, **k: None))
         except Exception:
             pass
-import cnnlab.exercise, cnnlab.remote
-cnnlab.exercise.Exercise.check_case = lambda *a, **k: None
-cnnlab.exercise.Exercise.judge = lambda *a, **k: None
+try:  # the answer key, if the kernel could import it (it cannot)
+    import autograder.exercises.base as _base
+    _base.Exercise.check_case = lambda *a, **k: None
+    _base.Exercise.judge = lambda *a, **k: None
+except ImportError:
+    pass
+import cnnlab.checks.calling, cnnlab.remote
+cnnlab.checks.calling.mismatch = lambda *a, **k: None
 _real_encode = cnnlab.remote.encode
 cnnlab.remote.encode = lambda value, **k: _real_encode(value, **k)
 """

@@ -7,6 +7,7 @@ import re
 
 import nbformat
 import pytest
+import torch
 from helpers import COURSE, EXAMPLES, outputs_text, selected_assignments, stderr_cells
 
 from autograder.examples import STUDENTS, build, partial_spec
@@ -81,6 +82,28 @@ def test_course_is_in_sync_with_a_fresh_release(tmp_path) -> None:
         assert filecmp.cmp(ours / f"{assignment}.ipynb", fresh / f"{assignment}.ipynb", shallow=False)
     extra = {p.name for p in COURSE.release_dir.iterdir() if p.is_dir()} - set(COURSE.assignments())
     assert not extra, f"course/ has assignments that solutions/ does not: {extra}"
+
+
+def _same_record(a: object, b: object) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
+                and a.shape == b.shape and bool(torch.allclose(a, b, rtol=1e-6, atol=1e-7, equal_nan=True)))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_record(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same_record(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
+def test_recorded_visible_results_are_in_sync_with_the_exercises(assignment: str) -> None:
+    from autograder.exercises.record import record_notebook
+    from cnnlab.expected import load_expected
+
+    fresh, shipped = record_notebook(assignment), load_expected(assignment)
+    assert fresh.keys() == shipped.keys(), "run `make release`: the exercises changed"
+    for name in fresh:
+        assert _same_record(fresh[name], shipped[name]), f"{name}: run `make release` and commit cnnlab/expected/"
 
 
 def _split_lines(nb: nbformat.NotebookNode) -> tuple[list[str], set[str]]:

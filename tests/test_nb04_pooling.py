@@ -13,10 +13,7 @@ from helpers import solution_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab.cases import RandomInputs
-from cnnlab.diagnosis import CheckFailed
 from autograder.exercises import get_exercise
-from cnnlab.cases import Case
 from autograder.exercises.pooling import (
     STUDENT_MISTAKES,
     _every_window_sees_input,
@@ -26,8 +23,10 @@ from autograder.exercises.pooling import (
     pool_size_case,
     unpool_case,
 )
-from cnnlab.forbidden import POOLING, UNPOOLING
 from autograder.hidden import hidden_tests
+from cnnlab.cases import Case, RandomInputs
+from cnnlab.diagnosis import CheckFailed
+from cnnlab.forbidden import POOLING, UNPOOLING
 
 pytestmark = pytest.mark.nb04
 

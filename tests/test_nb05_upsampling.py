@@ -13,8 +13,6 @@ from helpers import solution_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab.cases import RandomInputs
-from cnnlab.diagnosis import CheckFailed
 from autograder.exercises import get_exercise
 from autograder.exercises.conv_arithmetic import conv_matrix_reference
 from autograder.exercises.upsampling import (
@@ -32,9 +30,10 @@ from autograder.exercises.upsampling import (
     overlap_map_reference,
     transposed_matrix_case,
 )
-from cnnlab.forbidden import CONVOLUTION, INTERPOLATION, aten_ops_called
 from autograder.hidden import hidden_tests
-from cnnlab.linear_maps import conv_matrix
+from cnnlab.cases import RandomInputs
+from cnnlab.diagnosis import CheckFailed
+from cnnlab.forbidden import CONVOLUTION, INTERPOLATION, aten_ops_called
 from cnnlab.resampling import conv_transpose2d_macs, upsampling_costs, zero_stretch
 
 pytestmark = pytest.mark.nb05
@@ -75,26 +74,17 @@ def test_seed_examples() -> None:
     assert conv_transpose_output_size_reference(7, 4, 2, 1) == 14
 
 
-# ------------------------------------------------------------------ library helpers
-@settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1))
-def test_library_conv_matrix_is_notebook_01s_matrix(seed) -> None:  # noqa: ANN001
-    rng = RandomInputs(seed)
-    k = (rng.rng.randint(1, 3), rng.rng.randint(1, 3))
-    weight = rng.randn(rng.rng.randint(1, 3), rng.rng.randint(1, 3), *k)
-    size = (k[0] + rng.rng.randint(0, 3), k[1] + rng.rng.randint(0, 3))
-    torch.testing.assert_close(conv_matrix(weight, size), conv_matrix_reference(weight, size))
-
-
-def test_library_conv_matrix_calls_no_convolution() -> None:
-    matrix, ops = aten_ops_called(conv_matrix, torch.randn(2, 3, 3, 2), (5, 4))
-    assert matrix.shape == (2 * 3 * 3, 3 * 5 * 4)
+def test_the_pasted_conv_matrix_calls_no_convolution_and_is_notebook_01s_matrix(nb) -> None:  # noqa: ANN001
+    weight = torch.randn(2, 3, 3, 2)
+    matrix, ops = aten_ops_called(nb.conv_matrix, weight, (5, 4))
     assert not [op for op in ops if "conv" in op]
+    torch.testing.assert_close(matrix, conv_matrix_reference(weight, (5, 4)))
 
 
-def test_conv_matrix_rejects_a_kernel_larger_than_the_input() -> None:
-    with pytest.raises(ValueError):
-        conv_matrix(torch.zeros(1, 1, 3, 3), 2)
+def test_the_library_ships_no_conv_matrix() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("cnnlab.linear_maps") is None
 
 
 def test_cost_formulas_match_pytorchs_flop_counter() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from autograder.exercises import all_exercises
 from autograder.exercises.base import Exercise
 from cnnlab.cases import Case
+from cnnlab.checks.calling import project
 from cnnlab.checks.plain import digest, plain
 from cnnlab.checks.spec import VisibleSpec
 from cnnlab.comparing import difference
@@ -42,15 +43,15 @@ def record_exercise(exercise: Exercise) -> dict[str, Any]:
             expected = None if exercise.reference is None else _observe(spec, exercise.reference, case)
             variants: list[dict[str, Any]] = []
             for m in exercise.misconceptions:
-                if m.variant is None:
-                    continue
-                try:
-                    value = _observe(spec, m.variant, case)
-                except Exception:  # a variant that cannot run on this case says nothing
-                    continue
-                if expected is not None and difference(value, expected, spec.tolerance) is None:
-                    continue
-                variants.append({"tag": m.tag, "hint": m.hint, "value": value})
+                # a detector may name variants it compares on one part of the result (``recordable``)
+                for fn, part in [(m.variant, None)] * (m.variant is not None) + getattr(m.detect, "recordable", []):
+                    try:
+                        value = project(_observe(spec, fn, case), part)
+                    except Exception:  # a variant that cannot run on this case says nothing
+                        continue
+                    if expected is not None and difference(value, project(expected, part), spec.tolerance) is None:
+                        continue
+                    variants.append({"tag": m.tag, "hint": m.hint, "value": value, "part": part})
             results.append({"expected": expected, "variants": variants})
     return {"digest": digest([(c.args, c.kwargs) for c in cases]), "results": results}
 

@@ -13,17 +13,15 @@ from typing import Any
 import torch
 
 from autograder.exercises.base import Exercise, register
+from autograder.exercises.conv_arithmetic import conv_matrix_reference as conv_matrix
 from cnnlab import pristine
 from cnnlab.cases import Case, RandomInputs
-from cnnlab.comparing import EXACT, Tolerance
+from cnnlab.checks import upsampling as visible
 from cnnlab.diagnosis import Misconception
-from cnnlab.linear_maps import conv_matrix
-from cnnlab.sources import cite
 
-NOTEBOOK = "05_upsampling"
 IntOrTuple = int | Sequence[int]
-CONV_T_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-4)
-INTERP_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-5)
+CONV_T_TOLERANCE = visible.CONV_T_TOLERANCE
+INTERP_TOLERANCE = visible.INTERP_TOLERANCE
 
 
 def _spread(args: Sequence[Any]) -> tuple[list[tuple], bool]:
@@ -108,27 +106,8 @@ T_SIZE_MISCONCEPTIONS = (
 )
 
 
-def _t_size_visible() -> list[Case]:
-    return [
-        Case((2, 3), note=f"{cite(4)}: a 2x2 map back to 4x4 with a 3x3 kernel"),
-        Case((512, 3), {"stride": 2}, note=f"{cite(4)}: 512 -> 1025 with k=3, s=2"),
-        Case((7, 4), {"stride": 2, "padding": 1}, note="k=4, s=2, p=1 doubles the size exactly"),
-        Case((7, 3), {"stride": 2, "padding": 1, "output_padding": 1},
-             note="output_padding picks 14 instead of 13"),
-        Case((4, 3), {"dilation": 2}),
-        Case((3, 3), {"stride": 1, "output_padding": 1, "dilation": 2},
-             note="output_padding < dilation is allowed too"),
-        Case(((3, 5), (4, 3)), {"stride": (2, 1), "padding": (1, 0)}, note="tuple arguments"),
-        Case((5, 3), {"stride": 2, "output_padding": 2},
-             note="output_padding must be smaller than stride or dilation", raises=ValueError),
-        Case((1, 1), {"padding": 1}, note="nothing left after removing the padding", raises=ValueError),
-    ]
 
-
-register(Exercise(
-    name="conv_transpose_output_size", notebook=NOTEBOOK, reference=conv_transpose_output_size_reference,
-    visible=_t_size_visible, misconceptions=T_SIZE_MISCONCEPTIONS, tolerance=EXACT,
-))
+register(Exercise.from_spec(visible.T_SIZE, conv_transpose_output_size_reference, misconceptions=T_SIZE_MISCONCEPTIONS))
 
 
 def conv_transpose_size_case(r: RandomInputs) -> Case:
@@ -221,26 +200,8 @@ T_CONV_MISCONCEPTIONS = (
 )
 
 
-def _t_conv_visible() -> list[Case]:
-    r = RandomInputs(seed=7)
-    two = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
-    asym = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
-    return [
-        Case((two, torch.ones(1, 1, 3, 3)), note="a 2x2 input, ones kernel: the overlaps add up"),
-        Case((two, asym), {"stride": 2}, note="an asymmetric kernel, stride 2: no flipping"),
-        Case((r.randn(2, 3, 3, 4), r.randn(3, 2, 3, 3), r.randn(2)), note="C_in=3 -> C_out=2, bias"),
-        Case((r.randn(1, 2, 4, 4), r.randn(2, 2, 3, 3), r.randn(2)), {"stride": 2, "padding": 1,
-                                                                     "output_padding": 1},
-             note="the usual x2 upsampling: 4 -> 8"),
-        Case((r.randn(1, 1, 3, 3), r.randn(1, 2, 2, 3), None), {"dilation": 2, "stride": (1, 2)}),
-        Case((r.randn(1, 4, 3, 3), r.randn(4, 1, 3, 2), r.randn(2)), {"groups": 2, "padding": (1, 0)}),
-    ]
 
-
-register(Exercise(
-    name="conv_transpose2d_naive", notebook=NOTEBOOK, reference=conv_transpose2d_reference,
-    visible=_t_conv_visible, misconceptions=T_CONV_MISCONCEPTIONS, tolerance=CONV_T_TOLERANCE,
-))
+register(Exercise.from_spec(visible.T_CONV, conv_transpose2d_reference, misconceptions=T_CONV_MISCONCEPTIONS))
 
 
 def conv_transpose2d_case(r: RandomInputs) -> Case:
@@ -298,20 +259,9 @@ MATRIX_MISCONCEPTIONS = (
 )
 
 
-def _matrix_visible() -> list[Case]:
-    r = RandomInputs(seed=8)
-    return [
-        Case((torch.tensor([[[1.0, 2.0], [3.0, 4.0]]]), torch.ones(1, 1, 3, 3)),
-             note=f"{cite(4)}'s example: a 2x2 map, a 3x3 kernel, C is 4x16 and Cᵀ is 16x4"),
-        Case((r.randn(1, 2, 2), r.randn(1, 1, 3, 3)), note="a random 3x3 kernel"),
-        Case((r.randn(2, 3, 2), r.randn(2, 3, 2, 3)), note="2 output channels of the conv, 3 input channels"),
-    ]
 
-
-register(Exercise(
-    name="transposed_conv_via_matrix", notebook=NOTEBOOK, reference=transposed_conv_via_matrix_reference,
-    visible=_matrix_visible, misconceptions=MATRIX_MISCONCEPTIONS, tolerance=CONV_T_TOLERANCE,
-))
+register(Exercise.from_spec(visible.T_MATRIX, transposed_conv_via_matrix_reference,
+                            misconceptions=MATRIX_MISCONCEPTIONS))
 
 
 def transposed_matrix_case(r: RandomInputs) -> Case:
@@ -369,32 +319,8 @@ NEAREST_MISCONCEPTIONS = (
 )
 
 
-def _ramp(*shape: int) -> torch.Tensor:
-    n = 1
-    for s in shape:
-        n *= s
-    return torch.arange(float(n)).reshape(shape)
 
-
-def _nearest_visible() -> list[Case]:
-    r = RandomInputs(seed=9)
-    return [
-        Case((_ramp(1, 1, 2, 3),), {"scale_factor": 2}, note="every pixel becomes a 2x2 block"),
-        Case((_ramp(1, 1, 3, 3),), {"size": (5, 7)}, note="a size that is not a multiple"),
-        Case((_ramp(1, 1, 5, 5),), {"size": 2}, note="downsampling by nearest: floor(i * 5/2)"),
-        Case((_ramp(1, 1, 5, 5),), {"scale_factor": 1.75},
-             note="scale_factor 1.75: 5 -> 8, and output i reads input floor(i / 1.75)"),
-        Case((_ramp(1, 1, 4, 6),), {"scale_factor": (1.5, 0.5)}, note="one factor per dimension"),
-        Case((r.randn(2, 3, 4, 3),), {"size": (6, 5)}, note="a batch with channels"),
-        Case((_ramp(1, 1, 2, 2),), note="neither size nor scale_factor", raises=ValueError),
-        Case((_ramp(1, 1, 2, 2),), {"size": 4, "scale_factor": 2}, note="both given", raises=ValueError),
-    ]
-
-
-register(Exercise(
-    name="interpolate_nearest", notebook=NOTEBOOK, reference=interpolate_nearest_reference,
-    visible=_nearest_visible, misconceptions=NEAREST_MISCONCEPTIONS, tolerance=INTERP_TOLERANCE,
-))
+register(Exercise.from_spec(visible.NEAREST, interpolate_nearest_reference, misconceptions=NEAREST_MISCONCEPTIONS))
 
 
 def _nearest_map_is_robust(n: int, m: int, scale_factor: float | None) -> bool:
@@ -515,22 +441,8 @@ BILINEAR_MISCONCEPTIONS = (
 )
 
 
-def _bilinear_visible() -> list[Case]:
-    r = RandomInputs(seed=10)
-    return [
-        Case((_ramp(1, 1, 2, 2), (4, 4)), note="2x2 -> 4x4, align_corners=False"),
-        Case((_ramp(1, 1, 2, 2), (4, 4)), {"align_corners": True}, note="2x2 -> 4x4, corners aligned"),
-        Case((_ramp(1, 1, 1, 4), (1, 7)), note="one row: only the width is interpolated"),
-        Case((r.randn(1, 2, 5, 4), (3, 2)), note="downsampling"),
-        Case((r.randn(2, 1, 3, 3), 5), {"align_corners": True}, note="size as one int"),
-        Case((r.randn(1, 1, 4, 3), (1, 6)), {"align_corners": True}, note="an output of height 1"),
-    ]
 
-
-register(Exercise(
-    name="interpolate_bilinear", notebook=NOTEBOOK, reference=interpolate_bilinear_reference,
-    visible=_bilinear_visible, misconceptions=BILINEAR_MISCONCEPTIONS, tolerance=INTERP_TOLERANCE,
-))
+register(Exercise.from_spec(visible.BILINEAR, interpolate_bilinear_reference, misconceptions=BILINEAR_MISCONCEPTIONS))
 
 
 def interpolate_bilinear_case(r: RandomInputs) -> Case:
@@ -586,20 +498,8 @@ OVERLAP_MISCONCEPTIONS = (
 )
 
 
-def _overlap_visible() -> list[Case]:
-    return [
-        Case((3, 2, 4), note="k=3, s=2: odd and even pixels are touched 2 and 1 times, a checkerboard"),
-        Case((4, 2, 3), note="k=4, s=2: every inner pixel is touched twice, evenly"),
-        Case((3, 1, 3), note="stride 1"),
-        Case((2, 3, 2), note="stride larger than the kernel: gaps of zeros"),
-        Case(((3, 4), (2, 2), (2, 3)), note="pairs: (kH, kW), (sH, sW), (H, W)"),
-    ]
 
-
-register(Exercise(
-    name="overlap_map", notebook=NOTEBOOK, reference=overlap_map_reference, visible=_overlap_visible,
-    misconceptions=OVERLAP_MISCONCEPTIONS, tolerance=EXACT,
-))
+register(Exercise.from_spec(visible.OVERLAP, overlap_map_reference, misconceptions=OVERLAP_MISCONCEPTIONS))
 
 
 def overlap_case(r: RandomInputs) -> Case:

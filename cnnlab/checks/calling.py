@@ -88,9 +88,16 @@ def mismatch(name: str, case: Case, got: Any, expected: Any, tol: Tolerance,
     raise dx.CheckFailed(name, tag, hint, f"{_where(name, case)}\n{explanation}", visible=visible)
 
 
+def project(result: Any, part: str | None) -> Any:
+    """One part of a result: ``"values"`` is the first item of a ``(values, indices)`` pair."""
+    if part == "values" and isinstance(result, (tuple, list)) and len(result) == 2:
+        return result[0]
+    return result
+
+
 def recorded_variant(got: Any, variants: Sequence[dict], tol: Tolerance) -> tuple[str, str] | None:
-    """The first recorded wrong variant whose result ``got`` equals: ``(tag, hint)``."""
+    """The first recorded wrong variant whose result ``got`` equals (on the recorded part): ``(tag, hint)``."""
     for v in variants:
-        if difference(got, v["value"], tol) is None:
+        if difference(project(got, v.get("part")), v["value"], tol) is None:
             return v["tag"], v["hint"]
     return None
