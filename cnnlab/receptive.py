@@ -1,10 +1,10 @@
-"""Receptive fields: the analytic recurrence, the exact set of input pixels, and autograd.
+"""Receptive fields: layer geometry, the exact set of input pixels, and autograd.
 
-Notebook 02 teaches these; its exercises are checked against the functions here.
+Notebook 02 teaches these. The recurrence itself (size, jump, start) is the student's
+exercise; it is not here.
 
 - :func:`layer_geometry` reads kernel, stride, padding and dilation off a layer.
-- :func:`receptive_field_reference` runs the standard recurrence
-  ``j_out = j_in*s``, ``r_out = r_in + (k_eff - 1)*j_in``, ``start_out = start_in - p*j_in``.
+- :func:`feature_sizes` runs each layer's PyTorch op on shape-only (meta) tensors.
 - :func:`reachable_mask` is the exact set of input pixels that an output pixel depends on
   (with the holes that dilation leaves), found by walking the layers backwards.
 - :func:`input_gradient` is the gradient of one output pixel with respect to the input, for
@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 import torch.nn as nn
 
+from cnnlab import pristine
 from cnnlab.probes import reference_running
 
 Pair = tuple[int, int]
@@ -104,48 +105,34 @@ def geometries(layers: nn.Module | Iterable[nn.Module]) -> list[LayerGeometry]:
     return [g for g in (layer_geometry(m) for m in flatten_layers(layers)) if g is not None]
 
 
-# How often the reference recurrence has run: a check compares it before and after a student's
-# call, to tell a student's own recurrence from a call into this one.
-REFERENCE_CALLS = [0]
-
-
-def receptive_field_reference(layers: nn.Module | Iterable[nn.Module]) -> ReceptiveField:
-    """Size, jump and start of the receptive field of a stack of layers (the standard recurrence)."""
-    REFERENCE_CALLS[0] += 1
-    size, jump, start = [1, 1], [1, 1], [0, 0]
-    for g in geometries(layers):
-        for a in range(2):
-            k_eff = g.dilation[a] * (g.kernel[a] - 1) + 1
-            size[a] += (k_eff - 1) * jump[a]
-            start[a] -= g.padding[a] * jump[a]
-            jump[a] *= g.stride[a]
-    return ReceptiveField(tuple(size), tuple(jump), tuple(start))
-
-
-def output_length(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool = False) -> int:
-    """Output length of a conv or pooling layer along one axis (PyTorch's rule, ``ceil_mode`` included)."""
-    span = d * (k - 1) + 1
-    if n + 2 * p < span:
-        raise ValueError(f"a window of {span} pixels does not fit in {n} + 2*{p} pixels")
-    if not ceil_mode:
-        return (n + 2 * p - span) // s + 1
-    out = -(-(n + 2 * p - span) // s) + 1
-    if (out - 1) * s >= n + p:  # the last window would start in the right padding
-        out -= 1
-    return out
+def _output_size(layer: nn.Module, g: LayerGeometry, size: Pair) -> Pair:
+    """What PyTorch's own op makes of a ``size`` input, on a shape-only (meta) tensor."""
+    x = torch.empty((1, 1, *size), device="meta")
+    try:
+        if isinstance(layer, nn.Conv2d):
+            w = torch.empty((1, 1, *g.kernel), device="meta")
+            y = pristine.conv2d(x, w, None, g.stride, g.padding, g.dilation)
+        elif isinstance(layer, nn.MaxPool2d):
+            y = pristine.max_pool2d(x, g.kernel, g.stride, g.padding, g.dilation, ceil_mode=g.ceil_mode)
+        else:
+            y = pristine.avg_pool2d(x, g.kernel, g.stride, g.padding, ceil_mode=g.ceil_mode)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{type(layer).__name__} leaves no output pixel on a {size[0]}x{size[1]} input: {exc}"
+        ) from None
+    return int(y.shape[-2]), int(y.shape[-1])
 
 
 def feature_sizes(layers: nn.Module | Iterable[nn.Module], size: Pair) -> list[Pair]:
-    """The spatial size before the first geometric layer and after each one."""
-    sizes = [tuple(size)]
-    for g in geometries(layers):
-        h, w = sizes[-1]
-        sizes.append(
-            tuple(
-                output_length(n, g.kernel[a], g.stride[a], g.padding[a], g.dilation[a], g.ceil_mode)
-                for a, n in enumerate((h, w))
-            )
-        )
+    """The spatial size before the first geometric layer and after each one (``ValueError`` when none is left).
+
+    Each size comes from running the layer's PyTorch op on a shape-only ("meta") tensor.
+    """
+    sizes = [(int(size[0]), int(size[1]))]
+    for layer in flatten_layers(layers):
+        g = layer_geometry(layer)
+        if g is not None:
+            sizes.append(_output_size(layer, g, sizes[-1]))
     return sizes
 
 

@@ -6,17 +6,26 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from autograder.exercises.conv_arithmetic import conv_output_size_reference
+
+def _output_width(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """What PyTorch's conv1d makes of the input: run on shape-only (meta) tensors; 0 when nothing fits."""
+    import torch
+
+    from cnnlab import pristine
+
+    x = torch.empty((1, 1, size), device="meta")
+    w = torch.empty((1, 1, kernel), device="meta")
+    try:
+        return int(pristine.conv1d(x, w, None, stride, padding, dilation).shape[-1])
+    except RuntimeError:
+        return 0
 
 
 def draw_conv_geometry(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> Figure:
     """Draw a padded square input with the taps of the first and last output pixels, and the output grid."""
     fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(9, 4.6), gridspec_kw={"width_ratios": [3, 2]})
     full = size + 2 * padding
-    try:
-        out = conv_output_size_reference(size, kernel, stride, padding, dilation)
-    except ValueError:
-        out = 0
+    out = _output_width(size, kernel, stride, padding, dilation)
     for i in range(full):
         for j in range(full):
             inside = padding <= i < padding + size and padding <= j < padding + size
@@ -66,7 +75,10 @@ def draw_conv_geometry(size: int, kernel: int, stride: int = 1, padding: int = 0
 
 
 def conv_explorer(size: int = 7, kernel: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1):
-    """Sliders for input size, kernel, stride, padding and dilation; the figure and size update live."""
+    """Sliders for input size, kernel, stride, padding and dilation; the figure and size update live.
+
+    The output size is PyTorch's own: ``F.conv1d`` run on shape-only (meta) tensors.
+    """
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -83,12 +95,8 @@ def conv_explorer(size: int = 7, kernel: int = 3, stride: int = 1, padding: int 
 
     def redraw(_change=None) -> None:
         values = {k: s.value for k, s in sliders.items()}
-        try:
-            out = conv_output_size_reference(values["size"], values["kernel"], values["stride"],
-                                             values["padding"], values["dilation"])
-            summary.value = f"<b>output size: {out}</b>"
-        except ValueError:
-            summary.value = "<b>output size: none (the kernel does not fit)</b>"
+        out = _output_width(values["size"], values["kernel"], values["stride"], values["padding"], values["dilation"])
+        summary.value = f"<b>output size: {out}</b>" if out else "<b>output size: none (the kernel does not fit)</b>"
         with figure:
             figure.clear_output(wait=True)
             fig = draw_conv_geometry(**values)
@@ -123,16 +131,36 @@ def _rf_layer(name: str):  # noqa: ANN202
     return nn.Conv2d(1, 1, spec["k"], stride=spec["s"], padding=pad, dilation=spec["d"])
 
 
-def draw_receptive_field(layers: list, image=None,  # noqa: ANN001
+def _field_after(field_fn, layers: list):  # noqa: ANN001, ANN202
+    """``field_fn(layers)`` as a ``ReceptiveField``, or why not (text): a student's function may not work yet."""
+    from cnnlab.receptive import ReceptiveField
+
+    try:
+        value = field_fn(layers)
+    except NotImplementedError:
+        return "not implemented yet"
+    except Exception as exc:  # the picture still shows the exact field
+        return f"raised {type(exc).__name__}: {exc}"
+    try:
+        rf = ReceptiveField(*value)
+        return ReceptiveField(*(tuple(int(v) for v in pair) for pair in rf))
+    except (TypeError, ValueError):
+        return f"returned {value!r:.60}, not ReceptiveField(size, jump, start)"
+
+
+def draw_receptive_field(layers: list, field_fn=None, image=None,  # noqa: ANN001
                          out_index: tuple[int, int] | None = None) -> Figure:
     """The field of one output pixel (default: the centre one) drawn on a photo, and a table per layer.
 
-    Orange pixels are the exact field (dilation leaves holes); the blue box is its extent
-    ``size x size`` from the recurrence.
+    Orange pixels are the exact field (dilation leaves holes), found by walking the layers
+    backwards (:func:`cnnlab.receptive.reachable_mask`). ``field_fn`` is the recurrence of
+    notebook 02's exercise 1 (``receptive_field``): the table lists its size, jump and start
+    after each layer, and the blue box is the extent it gives. Without it, or while it
+    raises, only the exact field is drawn.
     """
     from cnnlab.images import sample_photo
     from cnnlab.plots import show_field_on_image
-    from cnnlab.receptive import feature_sizes, field_box, reachable_mask, receptive_field_reference
+    from cnnlab.receptive import feature_sizes, field_box, reachable_mask
 
     image = sample_photo(96, gray=True) if image is None else image
     h, w = image.shape[-2:]
@@ -142,20 +170,28 @@ def draw_receptive_field(layers: list, image=None,  # noqa: ANN001
     except ValueError:
         out_h = out_w = 0
     rows = [("input", 1, 1, 0, f"{h}x{w}")]
+    problem = None
     for i in range(1, len(layers) + 1):
-        rf = receptive_field_reference(layers[:i])
+        rf = _field_after(field_fn, layers[:i]) if field_fn is not None else None
         try:
             size = "x".join(map(str, feature_sizes(layers[:i], (h, w))[-1]))
         except ValueError:
             size = "—"
-        rows.append((describe_short(layers[i - 1]), rf.size[0], rf.jump[0], rf.start[0], size))
+        if isinstance(rf, str):
+            problem = problem or rf
+        known = rf is not None and not isinstance(rf, str)
+        rows.append((describe_short(layers[i - 1]), *((rf.size[0], rf.jump[0], rf.start[0]) if known else "???"),
+                     size))
     if out_h > 0 and out_w > 0:
         index = out_index or (out_h // 2, out_w // 2)
-        rf = receptive_field_reference(layers)
+        rf = _field_after(field_fn, layers) if field_fn is not None else None
         mask = reachable_mask(layers, (h, w), index)
-        show_field_on_image(image, mask, box=field_box(rf, index, (h, w)), ax=ax_img,
-                            title=f"output pixel {index} of {out_h}x{out_w}: field "
-                                  f"{rf.size[0]}x{rf.size[1]}, {int(mask.sum())} pixels")
+        title = f"output pixel {index} of {out_h}x{out_w}: {int(mask.sum())} pixels"
+        box = None
+        if rf is not None and not isinstance(rf, str):
+            box = field_box(rf, index, (h, w))
+            title += f", extent {rf.size[0]}x{rf.size[1]}"
+        show_field_on_image(image, mask, box=box, ax=ax_img, title=title)
     else:
         ax_img.imshow(image[0].numpy() if image.ndim == 3 else image.numpy(), cmap="gray")
         ax_img.set_title("no output pixel left: the stack shrinks the image to nothing", fontsize=10)
@@ -167,7 +203,13 @@ def draw_receptive_field(layers: list, image=None,  # noqa: ANN001
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.25)
-    ax_tab.set_title("after each layer (rows; columns are the same here)", fontsize=10)
+    if field_fn is None:
+        caption = "after each layer (no recurrence given: r, j and start are not shown)"
+    elif problem is not None:
+        caption = f"your receptive_field: {problem}"
+    else:
+        caption = "after each layer, from your receptive_field (rows)"
+    ax_tab.set_title(caption, fontsize=10, wrap=True)
     fig.suptitle("Receptive field of a stack of layers on a 96x96 photo")
     fig.tight_layout()
     return fig
@@ -185,8 +227,12 @@ def describe_short(layer) -> str:  # noqa: ANN001
     return text + (f" d{g.dilation[0]}" if g.dilation[0] > 1 else "")
 
 
-def receptive_field_explorer(start: tuple[str, ...] = ("conv 3x3", "conv 3x3")):  # noqa: ANN201
-    """Stack layers with buttons and watch the field of the centre output pixel grow on a photo."""
+def receptive_field_explorer(field_fn, start: tuple[str, ...] = ("conv 3x3", "conv 3x3")):  # noqa: ANN001, ANN201
+    """Stack layers with buttons and watch the field of the centre output pixel grow on a photo.
+
+    ``field_fn`` is your ``receptive_field`` (notebook 02, exercise 1): the table and the blue box
+    come from it, the orange pixels from walking the layers backwards.
+    """
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -200,7 +246,7 @@ def receptive_field_explorer(start: tuple[str, ...] = ("conv 3x3", "conv 3x3")):
     def redraw() -> None:
         with figure:
             figure.clear_output(wait=True)
-            fig = draw_receptive_field(stack)
+            fig = draw_receptive_field(stack, field_fn)
             display(fig)
             plt.close(fig)
 

@@ -8,24 +8,28 @@ import pytest
 import torch
 import torch.nn as nn
 from helpers import solution_namespace
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cnnlab.cases import RandomInputs
-from cnnlab.diagnosis import CheckFailed
+import cnnlab
+import cnnlab.receptive
 from autograder.exercises import get_exercise
-from cnnlab.cases import Case
 from autograder.exercises.receptive_field import (
     COSTS_MISCONCEPTIONS,
     GRAD_MISCONCEPTIONS,
     RF_MISCONCEPTIONS,
     gradient_receptive_field_case,
+    output_length,
     random_stack,
     receptive_field_case,
+    receptive_field_reference,
     stacking_costs_case,
     stacking_costs_reference,
 )
 from autograder.hidden import hidden_tests
+from cnnlab.cases import Case, RandomInputs
+from cnnlab.diagnosis import CheckFailed
+from cnnlab.expected import load_expected
 from cnnlab.models import seed_feature_stack
 from cnnlab.probes import probes_in
 from cnnlab.receptive import (
@@ -33,8 +37,8 @@ from cnnlab.receptive import (
     feature_sizes,
     field_box,
     input_gradient,
+    reachable_indices,
     reachable_mask,
-    receptive_field_reference,
 )
 
 pytestmark = pytest.mark.nb02
@@ -120,6 +124,40 @@ def test_feature_sizes_match_pytorch(seed: int) -> None:
     assert feature_sizes(layers, size)[-1] == tuple(out.shape[-2:])
 
 
+def test_feature_sizes_say_when_nothing_is_left() -> None:
+    with pytest.raises(ValueError, match="no output pixel"):
+        feature_sizes([nn.Conv2d(1, 1, 3), nn.MaxPool2d(2)], (3, 3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 40), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3),
+       ceil=st.booleans())
+def test_the_graders_length_rule_is_pytorchs(n: int, k: int, s: int, p: int, d: int, ceil: bool) -> None:
+    """``output_length`` (grader) agrees with the meta-tensor sizes of the teaching helpers."""
+    layer = nn.MaxPool2d(k, s, p, dilation=d, ceil_mode=ceil) if p <= k // 2 else nn.Conv2d(1, 1, k, s, p, d)
+    ceil = ceil and isinstance(layer, nn.MaxPool2d)
+    assume(n + 2 * p >= d * (k - 1) + 1)  # (with ceil_mode, PyTorch keeps a window that does not fit)
+    want = output_length(n, k, s, p, d, ceil)
+    assert feature_sizes([layer], (n, n))[-1] == (want, want)
+
+
+def test_the_student_library_holds_no_recurrence() -> None:
+    for name in ("receptive_field_reference", "output_length", "REFERENCE_CALLS"):
+        assert not hasattr(cnnlab.receptive, name), name
+
+
+def test_notebook_measures_match_the_recurrence() -> None:
+    """Section 2's plot measures the field on the exact mask; it is the recurrence's size (no padding)."""
+
+    def conv3x3(dilation: int = 1) -> nn.Module:
+        return nn.Conv2d(1, 1, 3, dilation=dilation, device="meta")
+
+    for layers in ([conv3x3() for _ in range(8)], [m for _ in range(8) for m in (conv3x3(), nn.MaxPool2d(2))],
+                   [conv3x3(2**i) for i in range(8)]):
+        rows, _ = reachable_indices(layers, (1024, 1024), (0, 0))
+        assert rows[-1] - rows[0] + 1 == receptive_field_reference(layers).size[0]
+
+
 def test_dilated_stacks_match_the_notebook_pictures() -> None:
     def stack(*dilations: int) -> list[nn.Module]:
         return [nn.Conv2d(1, 1, 3, dilation=d, padding=d) for d in dilations]
@@ -147,6 +185,90 @@ def test_solutions_pass_visible_and_hidden_checks(nb, name: str) -> None:  # noq
     with hidden_tests(name) as t:
         for _ in range(6):
             t.check(fn, CASE_MAKERS[name](t))
+
+
+def _variant(name: str, tag: str):  # noqa: ANN202
+    return next(m.variant for m in get_exercise(name).misconceptions if m.tag == tag and m.variant is not None)
+
+
+def test_visible_checks_use_recorded_data(nb) -> None:  # noqa: ANN001
+    """The solutions pass ``cnnlab.check``; every recorded wrong variant fails it with its own tag."""
+    recorded = load_expected(NOTEBOOK)
+    assert set(recorded) == set(CASE_MAKERS)
+    for name in CASE_MAKERS:
+        cnnlab.check(name, getattr(nb, name), quiet=True)
+        tags = {v["tag"] for r in recorded[name]["results"] for v in r.get("variants", ())}
+        wanted = {m.tag for m in get_exercise(name).misconceptions if m.variant is not None}
+        assert tags == wanted, f"{name}: variants never recorded: {sorted(wanted - tags)}"
+        for tag in sorted(tags):
+            with pytest.raises(CheckFailed) as info:
+                cnnlab.check(name, _variant(name, tag), quiet=True)
+            assert info.value.tag == tag, (name, tag, str(info.value))
+
+
+def test_visible_checks_name_mistakes_seen_in_the_result(nb) -> None:  # noqa: ANN001
+    """Mistakes recognised from the result's shape, without a recorded variant, are named in the notebook too."""
+
+    def scalars(layers):  # noqa: ANN001, ANN202
+        rf = nb.receptive_field(layers)
+        return rf.size[0], rf.jump[0], rf.start[0]
+
+    def centre(layers):  # noqa: ANN001, ANN202
+        rf = nb.receptive_field(layers)
+        return ReceptiveField(rf.size, rf.jump, tuple(rf.start[a] + (rf.size[a] - 1) // 2 for a in range(2)))
+
+    def not_reduced(model, input_shape, out_index):  # noqa: ANN001, ANN202
+        return _mask_by_autograd(model, input_shape, out_index, reduce=False)
+
+    def gradient(model, input_shape, out_index):  # noqa: ANN001, ANN202
+        return _mask_by_autograd(model, input_shape, out_index, as_bool=False)
+
+    def partial(channels, dilations=(1, 2, 4)):  # noqa: ANN001, ANN202
+        return {k: v for k, v in nb.stacking_costs(channels, dilations).items() if k != "rf_5x5"}
+
+    expected = [
+        ("receptive_field", scalars, "not-per-axis"),
+        ("receptive_field", centre, "start-is-center"),
+        ("receptive_field", lambda layers: None, "wrong-type"),
+        ("gradient_receptive_field", not_reduced, "mask-not-reduced"),
+        ("gradient_receptive_field", gradient, "returned-gradient"),
+        ("stacking_costs", partial, "wrong-keys"),
+        ("stacking_costs", lambda channels, dilations=(1, 2, 4): [], "wrong-type"),
+    ]
+    for name, student, tag in expected:
+        with pytest.raises(CheckFailed) as info:
+            cnnlab.check(name, student, quiet=True)
+        assert info.value.tag == tag, (name, tag, str(info.value))
+
+
+def test_a_wrong_field_names_each_wrong_quantity(nb) -> None:  # noqa: ANN001
+    def no_start(layers):  # noqa: ANN001, ANN202
+        rf = nb.receptive_field(layers)
+        return ReceptiveField(rf.size, rf.jump, (7, 7))
+
+    with pytest.raises(CheckFailed) as info:
+        cnnlab.check("receptive_field", no_start, quiet=True)
+    assert "start (rows, columns): expected (0, 0), got (7, 7)" in str(info.value)
+    assert "size (rows" not in str(info.value)
+
+
+def test_explorers_draw_without_the_answer_key(nb) -> None:  # noqa: ANN001
+    import matplotlib.pyplot as plt
+
+    from cnnlab.widgets import _output_width, _rf_layer, draw_conv_geometry, draw_receptive_field
+
+    assert (_output_width(7, 3, 2, 1, 1), _output_width(2, 5, 1, 0, 1)) == (4, 0)
+    plt.close(draw_conv_geometry(7, 3, 2, 1, 1))
+    stack = [_rf_layer(n) for n in ("conv 3x3", "max-pool 2x2", "conv 3x3, dilation 2")]
+
+    def stub(layers):  # noqa: ANN001, ANN202
+        raise NotImplementedError()
+
+    for fn, caption in ((nb.receptive_field, "from your receptive_field"), (stub, "not implemented yet"),
+                        (None, "not shown")):
+        fig = draw_receptive_field(stack, fn)
+        assert caption in fig.axes[1].get_title()
+        plt.close(fig)
 
 
 # --------------------------------------------------------------- every diagnosis

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -12,24 +12,50 @@ from autograder.exercises.base import Exercise, register
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
 from cnnlab.cases import Case, RandomInputs
-from cnnlab.comparing import EXACT, describe_value, difference
+from cnnlab.checks import receptive_field as checks
+from cnnlab.comparing import EXACT, difference
 from cnnlab.diagnosis import CheckFailed, Misconception
 from cnnlab.probes import Probe, probes_in
 from cnnlab.receptive import (
-    REFERENCE_CALLS,
     ReceptiveField,
     describe_layers,
     field_box,
     flatten_layers,
+    geometries,
     layer_geometry,
-    output_length,
-    positive_weights_,
     reachable_mask,
-    receptive_field_reference,
 )
-from cnnlab.sources import cite
 
-NOTEBOOK = "02_receptive_field"
+# ----------------------------------------------------------------------- the answer key
+# How often the reference recurrence has run: a check compares it before and after a student's
+# call, to tell a student's own recurrence from a call into this one.
+REFERENCE_CALLS = [0]
+
+
+def receptive_field_reference(layers: nn.Module | Iterable[nn.Module]) -> ReceptiveField:
+    """Size, jump and start of the receptive field of a stack of layers (the standard recurrence)."""
+    REFERENCE_CALLS[0] += 1
+    size, jump, start = [1, 1], [1, 1], [0, 0]
+    for g in geometries(layers):
+        for a in range(2):
+            k_eff = g.dilation[a] * (g.kernel[a] - 1) + 1
+            size[a] += (k_eff - 1) * jump[a]
+            start[a] -= g.padding[a] * jump[a]
+            jump[a] *= g.stride[a]
+    return ReceptiveField(tuple(size), tuple(jump), tuple(start))
+
+
+def output_length(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool = False) -> int:
+    """Output length of a conv or pooling layer along one axis (PyTorch's rule, ``ceil_mode`` included)."""
+    span = d * (k - 1) + 1
+    if n + 2 * p < span:
+        raise ValueError(f"a window of {span} pixels does not fit in {n} + 2*{p} pixels")
+    if not ceil_mode:
+        return (n + 2 * p - span) // s + 1
+    out = -(-(n + 2 * p - span) // s) + 1
+    if (out - 1) * s >= n + p:  # the last window would start in the right padding
+        out -= 1
+    return out
 
 
 # --------------------------------------------------------------------- receptive_field
@@ -71,29 +97,8 @@ def _rf_variant(
     return variant
 
 
-def _start_is_center(case: Case, got: Any, expected: ReceptiveField) -> bool:
-    try:
-        starts = tuple(got[2])
-    except (TypeError, IndexError):
-        return False
-    centres = [expected.start[a] + (expected.size[a] - 1) / 2 for a in range(2)]
-    floors = [expected.start[a] + (expected.size[a] - 1) // 2 for a in range(2)]
-    return starts != tuple(expected.start) and (list(starts) == centres or list(starts) == floors)
-
-
-def _not_per_axis(case: Case, got: Any, expected: Any) -> bool:
-    try:
-        return len(got) == 3 and any(isinstance(v, (int, float)) for v in got)
-    except TypeError:
-        return False
-
-
 RF_MISCONCEPTIONS = (
-    Misconception(
-        "not-per-axis",
-        "return one pair per quantity, (rows, columns): ReceptiveField(size=(rh, rw), jump=(jh, jw), start=(sh, sw))",
-        detect=_not_per_axis,
-    ),
+    Misconception("not-per-axis", checks.NOT_PER_AXIS_HINT, detect=checks.not_per_axis),
     Misconception(
         "jump-not-multiplied",
         "the jump is the product of ALL strides so far (j_out = j_in*s), not just this layer's stride",
@@ -142,11 +147,7 @@ RF_MISCONCEPTIONS = (
         "image pixels apart: start_out = start_in - p*j_in",
         variant=_rf_variant(start="unscaled"),
     ),
-    Misconception(
-        "start-is-center",
-        "start is the FIRST input pixel of output pixel 0's field, not its centre (centre = start + (size-1)/2)",
-        detect=_start_is_center,
-    ),
+    Misconception("start-is-center", checks.START_IS_CENTER_HINT, detect=checks.start_is_center),
     Misconception(
         "pooling-ignored",
         "pooling layers have a kernel and a stride too: they grow the field and multiply the jump like a convolution",
@@ -158,49 +159,6 @@ RF_MISCONCEPTIONS = (
         variant=_rf_variant(nested=False),
     ),
 )
-
-
-def _rf_case(layers: list[nn.Module] | nn.Sequential, note: str = "") -> Case:
-    return Case((layers,), note=note or describe_layers(layers if isinstance(layers, list) else [layers]))
-
-
-def _rf_visible() -> list[Case]:
-    return [
-        _rf_case([nn.Conv2d(1, 1, 3)], "one 3x3 convolution"),
-        _rf_case([nn.Conv2d(1, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 3)], "two stacked 3x3 convolutions see 5x5"),
-        _rf_case([nn.Conv2d(1, 1, 3, dilation=2)], "a 3x3 kernel with dilation 2 spans 5 pixels"),
-        _rf_case(
-            [nn.Conv2d(1, 1, 3, stride=2, padding=1), nn.Conv2d(1, 1, 3, padding=1)],
-            "stride 2, then a 3x3 kernel: padding moves the start",
-        ),
-        _rf_case(
-            nn.Sequential(
-                nn.Conv2d(1, 10, 5),
-                nn.ReLU(),
-                nn.MaxPool2d(2, 2),
-                nn.Conv2d(10, 20, 5),
-                nn.ReLU(),
-                nn.MaxPool2d(2, 2),
-            ),
-            f"{cite(5)}'s MNIST features: field 16, jump 4",
-        ),
-        _rf_case(
-            [
-                nn.Conv2d(1, 1, (3, 5), stride=(1, 2), padding=(1, 0)),
-                nn.BatchNorm2d(1),
-                nn.AvgPool2d(2, padding=1),
-            ],
-            "different kernel, stride and padding per axis",
-        ),
-        _rf_case(
-            [
-                nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.ReLU()),
-                nn.MaxPool2d(3, 2, 1, dilation=2),
-                nn.Sequential(nn.Conv2d(1, 1, 3, dilation=3, padding=3)),
-            ],
-            "nested blocks, a dilated max-pool and a dilated convolution",
-        ),
-    ]
 
 
 def _verify_rf(exercise: Exercise, fn: Callable[..., Any], case: Case, visible: bool) -> None:
@@ -216,34 +174,19 @@ def _verify_rf(exercise: Exercise, fn: Callable[..., Any], case: Case, visible: 
             visible=visible,
         )
     expected = case.call(exercise.reference)
-    diff = difference(got, expected, EXACT)
-    if diff is None:
-        return
-    tag, explanation = diff
-    found = dx.find_misconception(case, got, expected, RF_MISCONCEPTIONS, lambda a, b: difference(a, b, EXACT) is None)
-    hint = "wrong type: return ReceptiveField(size, jump, start)" if tag == dx.WRONG_TYPE else "wrong values"
-    if found is not None:
-        tag, hint = found.tag, found.hint
-    if isinstance(got, tuple) and len(got) == 3:
-        explanation = "; ".join(
-            f"{field} (rows, columns): expected {want}, got {describe_value(have)}"
-            for field, want, have in zip(ReceptiveField._fields, expected, got, strict=True)
-            if difference(have, want, EXACT) is not None
+
+    def diagnose() -> tuple[str, str] | None:
+        found = dx.find_misconception(
+            case, got, expected, RF_MISCONCEPTIONS, lambda a, b: difference(a, b, EXACT) is None
         )
-    where = f"on {case.describe(exercise.name)}" + (f"  ({case.note})" if case.note else "")
-    raise CheckFailed(exercise.name, tag, hint, f"{where}\n{explanation}", visible=visible)
+        return None if found is None else (found.tag, found.hint)
+
+    checks.judge_field(exercise.name, case, got, expected, diagnose, visible=visible)
 
 
 register(
-    Exercise(
-        name="receptive_field",
-        notebook=NOTEBOOK,
-        reference=receptive_field_reference,
-        visible=_rf_visible,
-        misconceptions=RF_MISCONCEPTIONS,
-        tolerance=EXACT,
-        verify=_verify_rf,
-        pure=False,
+    Exercise.from_spec(
+        checks.RECEPTIVE_FIELD, receptive_field_reference, misconceptions=RF_MISCONCEPTIONS, verify=_verify_rf
     )
 )
 
@@ -362,30 +305,14 @@ def _dropout_holes(case: Case, got: Any, expected: torch.Tensor) -> bool:
     return bool((got & ~expected).sum() == 0) and not bool(pristine.equal(got, expected))
 
 
-def _not_reduced(case: Case, got: Any, expected: torch.Tensor) -> bool:
-    return isinstance(got, torch.Tensor) and got.ndim > 2 and tuple(got.shape[-2:]) == tuple(expected.shape)
-
-
-def _returned_gradient(case: Case, got: Any, expected: torch.Tensor) -> bool:
-    return isinstance(got, torch.Tensor) and got.is_floating_point() and tuple(got.shape) == tuple(expected.shape)
-
-
 TRAIN_MODE_HINT = (
     "call model.eval() first: in training mode BatchNorm mixes every pixel into its batch "
     "statistics, and Dropout zeroes random activations"
 )
 
 GRAD_MISCONCEPTIONS = (
-    Misconception(
-        "mask-not-reduced",
-        "reduce over the batch and channel axes: the mask has shape (H, W)",
-        detect=_not_reduced,
-    ),
-    Misconception(
-        "returned-gradient",
-        "return a boolean mask (gradient != 0), not the gradient values",
-        detect=_returned_gradient,
-    ),
+    Misconception("mask-not-reduced", checks.NOT_REDUCED_HINT, detect=checks.not_reduced),
+    Misconception("returned-gradient", checks.RETURNED_GRADIENT_HINT, detect=checks.returned_gradient),
     Misconception("train-mode", TRAIN_MODE_HINT, variant=lambda m, s, i: _autograd_mask(m, s, i, train=True)),
     Misconception("train-mode", TRAIN_MODE_HINT, detect=_dropout_holes),
     Misconception(
@@ -440,59 +367,12 @@ def _verify_gradient_mask(exercise: Exercise, fn: Callable[..., Any], case: Case
     exercise.judge(case, got, expected, visible=visible)
 
 
-def _grad_case(
-    layers: list[nn.Module],
-    input_shape: tuple[int, ...],
-    out_index: tuple[int, int],
-    seed: int,
-    note: str = "",
-    device: torch.device | None = None,
-) -> Case:
-    model = positive_weights_(nn.Sequential(*layers), generator=torch.Generator().manual_seed(seed))
-    if device is not None:
-        model = model.to(device)
-    text = describe_layers(layers) + f" on {tuple(input_shape)}, output pixel {tuple(out_index)}"
-    return Case((model, tuple(input_shape), tuple(out_index)), note=f"{note}: {text}" if note else text)
-
-
-def _grad_visible() -> list[Case]:
-    return [
-        _grad_case([nn.Conv2d(1, 1, 3)], (1, 1, 6, 6), (1, 2), 1, "one 3x3 convolution"),
-        _grad_case(
-            [nn.Conv2d(1, 1, 3, padding=1)],
-            (1, 1, 5, 5),
-            (0, 0),
-            2,
-            "padding at the border: the field is cut off",
-        ),
-        _grad_case([nn.Conv2d(1, 1, 3, dilation=2)], (1, 1, 7, 7), (1, 1), 3, "dilation leaves holes"),
-        _grad_case(
-            [nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(2, 2, 3)],
-            (1, 2, 10, 10),
-            (2, 1),
-            4,
-            "conv, average pooling, conv",
-        ),
-        _grad_case(
-            [nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Conv2d(3, 1, 3)],
-            (2, 1, 9, 8),
-            (0, 3),
-            5,
-            "BatchNorm: evaluate the model in eval mode",
-        ),
-    ]
-
-
 register(
-    Exercise(
-        name="gradient_receptive_field",
-        notebook=NOTEBOOK,
-        reference=gradient_mask_reference,
-        visible=_grad_visible,
+    Exercise.from_spec(
+        checks.GRADIENT_RECEPTIVE_FIELD,
+        gradient_mask_reference,
         misconceptions=GRAD_MISCONCEPTIONS,
-        tolerance=EXACT,
         verify=_verify_gradient_mask,
-        pure=False,
     )
 )
 
@@ -527,7 +407,7 @@ def gradient_receptive_field_case(r: RandomInputs, *, border: bool | None = None
         index = (rng.choice([0, sizes[0] - 1]), rng.choice([0, sizes[1] - 1]))
     else:
         index = (rng.randrange(sizes[0]), rng.randrange(sizes[1]))
-    return _grad_case(layers, (rng.randint(1, 2), channels, h, w), index, rng.randrange(2**31), device=r.device)
+    return checks.grad_case(layers, (rng.randint(1, 2), channels, h, w), index, rng.randrange(2**31), device=r.device)
 
 
 # ----------------------------------------------------------------------- stacking_costs
@@ -610,57 +490,23 @@ COSTS_MISCONCEPTIONS = (
 def _verify_costs(exercise: Exercise, fn: Callable[..., Any], case: Case, visible: bool) -> None:
     got = exercise.call_student(fn, case, visible=visible)
     expected = case.call(exercise.reference)
-    where = f"on {case.describe(exercise.name)}" + (f"  ({case.note})" if case.note else "")
-    if not isinstance(got, dict):
-        raise CheckFailed(
-            exercise.name,
-            dx.WRONG_TYPE,
-            "return a dict with the keys listed in the docstring",
-            f"{where}\ngot {describe_value(got)}",
-            visible=visible,
-        )
-    if set(got) != set(expected):
-        missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-        raise CheckFailed(
-            exercise.name,
-            "wrong-keys",
-            "the dict must have exactly the keys in the docstring",
-            f"{where}\nmissing: {missing}; unexpected: {extra}",
-            visible=visible,
-        )
-    wrong = {k: (expected[k], got[k]) for k in expected if difference(got[k], expected[k], EXACT) is not None}
-    if not wrong:
-        return
-    found = dx.find_misconception(
-        case,
-        got,
-        expected,
-        COSTS_MISCONCEPTIONS,
-        lambda a, b: all(difference(a.get(k), b[k], EXACT) is None for k in b),
-    )
-    tag, hint = (found.tag, found.hint) if found else (dx.WRONG_VALUE, "wrong values")
-    lines = "; ".join(f"{k}: expected {e}, got {describe_value(g)}" for k, (e, g) in wrong.items())
-    raise CheckFailed(exercise.name, tag, hint, f"{where}\n{lines}", visible=visible)
 
+    def diagnose() -> tuple[str, str] | None:
+        found = dx.find_misconception(
+            case,
+            got,
+            expected,
+            COSTS_MISCONCEPTIONS,
+            lambda a, b: all(difference(a.get(k), b[k], EXACT) is None for k in b),
+        )
+        return None if found is None else (found.tag, found.hint)
 
-def _costs_visible() -> list[Case]:
-    return [
-        Case((1,), note="one channel: the counts are per channel pair"),
-        Case((64,), note="VGG-sized layers, dilations 1, 2, 4"),
-        Case((16, (1, 2, 5)), note="dilations 1, 2, 5"),
-        Case((8, (2,)), note="a single dilated layer"),
-    ]
+    checks.judge_costs(exercise.name, case, got, expected, diagnose, visible=visible)
 
 
 register(
-    Exercise(
-        name="stacking_costs",
-        notebook=NOTEBOOK,
-        reference=stacking_costs_reference,
-        visible=_costs_visible,
-        misconceptions=COSTS_MISCONCEPTIONS,
-        tolerance=EXACT,
-        verify=_verify_costs,
+    Exercise.from_spec(
+        checks.STACKING_COSTS, stacking_costs_reference, misconceptions=COSTS_MISCONCEPTIONS, verify=_verify_costs
     )
 )
 
@@ -682,4 +528,6 @@ __all__ = [
     "stacking_costs_case",
     "stacking_costs_reference",
     "gradient_mask_reference",
+    "output_length",
+    "receptive_field_reference",
 ]
