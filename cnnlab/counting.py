@@ -1,39 +1,32 @@
-"""Counting parameters and multiply-accumulates (MACs), the conventions of notebook 03.
+"""Tables and totals for notebook 03, built from the counting functions you write there.
 
-The course's convention for MACs:
+The course's convention for MACs (notebook 03, section 3):
 
 - one MAC is one multiplication followed by one addition into a running sum;
 - convolutions (``Conv1d/2d/3d``) cost ``output elements × C_in/groups × prod(kernel)``;
-- a transposed convolution (``ConvTranspose1d/2d/3d``) costs ``input elements × C_out/groups ×
-  prod(kernel)``: every input value is multiplied by every weight of its group once (this is
-  how ``FlopCounterMode`` and fvcore count it);
+- a transposed convolution costs ``input elements × C_out/groups × prod(kernel)``: every input
+  value is multiplied by every weight of its group once (this is how ``FlopCounterMode`` and
+  fvcore count it);
 - ``Linear`` costs ``output elements × in_features``;
 - biases, activations, pooling and normalisation are not counted.
 
-``torch.utils.flop_counter.FlopCounterMode`` counts 2 FLOPs per MAC under the same rules, so
-``flop_counter_flops(model, shape) == 2 * macs_by_hooks(model, shape)``; tests prove it.
+``torch.utils.flop_counter.FlopCounterMode`` counts 2 FLOPs per MAC under the same rules.
+:func:`summary` and :func:`layer_costs` take your ``count_parameters`` and ``count_macs``
+(exercises 3 and 4) as arguments; only the FLOPs come from PyTorch's own counter.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode as _FlopCounterMode  # captured before student code
 
-from cnnlab import pristine
-from cnnlab.probes import reference_running
-
-CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-COUNTED = CONVS + TRANSPOSED + (nn.Linear,)
-
-
-def _tuple(value: int | Sequence[int], n: int) -> tuple[int, ...]:
-    return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (int(value),) * n
+ParamCounter = Callable[[nn.Module], int]
+MacCounter = Callable[[nn.Module, Sequence[int]], int]
 
 
 def model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -49,105 +42,29 @@ def zero_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
     return torch.zeros(tuple(input_shape), device=device, dtype=dtype)
 
 
-# ----------------------------------------------------------------------------- references
 def flop_counter_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """FLOPs of one forward pass as ``torch.utils.flop_counter.FlopCounterMode`` counts them."""
-    with reference_running(), torch.no_grad():
+    """FLOPs of one forward pass as PyTorch's ``FlopCounterMode`` counts them."""
+    with torch.no_grad():
         x = zero_input(model, input_shape)
         with _FlopCounterMode(display=False) as counter:
             model(x)
     return int(counter.get_total_flops())
 
 
-def macs_reference(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """MACs of one forward pass: half of ``FlopCounterMode``'s FLOPs (the course's convention)."""
-    return flop_counter_flops(model, input_shape) // 2
-
-
-def layer_macs(
-    module: nn.Module,
-    inp: torch.Tensor,
-    out: torch.Tensor,
-    *,
-    transposed_per: str = "input",
-    bias: bool = False,
-    groups: bool = True,
-    use_input_size: bool = False,
-) -> int:
-    """MACs of one call of a counted layer; the keyword arguments switch conventions (for variants)."""
-    extra = out.numel() if bias and getattr(module, "bias", None) is not None else 0
-    if isinstance(module, nn.Linear):
-        return out.numel() * module.in_features + extra
-    g = module.groups if groups else 1
-    kernel = math.prod(module.kernel_size)
-    if isinstance(module, TRANSPOSED):
-        positions = (
-            inp.numel()
-            if transposed_per == "input"
-            else out.numel() // module.out_channels * module.in_channels
-        )
-        return positions * (module.out_channels // g) * kernel + extra
-    elements = out.numel()
-    if use_input_size:
-        elements = inp.numel() // module.in_channels * module.out_channels
-    return elements * (module.in_channels // g) * kernel + extra
-
-
-def macs_by_hooks(
-    model: nn.Module, input_shape: Sequence[int], *, kinds: tuple[type, ...] = COUNTED, **convention: object
-) -> int:
-    """MACs of one forward pass, counted with forward hooks on the layers in ``kinds``."""
-    total = [0]
-
-    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        total[0] += layer_macs(module, inputs[0], output, **convention)
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+def _yours(fn: Callable[..., Any], name: str, exercise: int, *args: Any) -> Any:
+    """Call the student's counting function, saying which exercise to finish when it is not done yet."""
     try:
-        with reference_running(), torch.no_grad():
-            model(zero_input(model, input_shape))
-    finally:
-        for h in handles:
-            h.remove()
-    return total[0]
-
-
-def count_parameters_reference(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of parameter values (shared tensors once; buffers not included)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def conv2d_param_count_reference(
-    in_channels: int, out_channels: int, kernel_size: int | Sequence[int], groups: int = 1, bias: bool = True
-) -> int:
-    """Parameters of ``nn.Conv2d`` built for real (on the meta device, so nothing is allocated)."""
-    layer = nn.Conv2d(in_channels, out_channels, kernel_size, groups=groups, bias=bias, device="meta")
-    return sum(p.numel() for p in layer.parameters())
-
-
-def conv2d_macs_reference(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int | Sequence[int],
-    output_size: int | Sequence[int],
-    groups: int = 1,
-) -> int:
-    """MACs of one image through a Conv2d with that output size: ``FlopCounterMode`` on meta tensors / 2."""
-    if in_channels % groups or out_channels % groups:
-        raise ValueError("in_channels and out_channels must both be divisible by groups")
-    kh, kw = _tuple(kernel_size, 2)
-    oh, ow = _tuple(output_size, 2)
-    x = torch.empty(1, in_channels, oh + kh - 1, ow + kw - 1, device="meta")
-    w = torch.empty(out_channels, in_channels // groups, kh, kw, device="meta")
-    with reference_running(), _FlopCounterMode(display=False) as counter:
-        pristine.conv2d(x, w, groups=groups)
-    return int(counter.get_total_flops()) // 2
+        return fn(*args)
+    except NotImplementedError:
+        raise NotImplementedError(
+            f"this cell counts with your `{name}`: finish exercise {exercise} first, then run it again"
+        ) from None
 
 
 # ------------------------------------------------------------------------ per-layer tables
 @dataclass(frozen=True)
 class LayerCost:
-    """One counted layer of a model: its name, type, parameters, MACs and output shape."""
+    """One layer of a model: its name, type, parameters, MACs and output shape."""
 
     name: str
     kind: str
@@ -156,37 +73,47 @@ class LayerCost:
     output_shape: tuple[int, ...]
 
 
-def layer_costs(model: nn.Module, input_shape: Sequence[int]) -> list[LayerCost]:
-    """Parameters and MACs of every counted layer, in the order the forward pass calls them."""
-    rows: list[LayerCost] = []
+def layer_costs(
+    model: nn.Module, input_shape: Sequence[int], *, count_parameters: ParamCounter, count_macs: MacCounter
+) -> list[LayerCost]:
+    """Parameters and MACs of every layer that owns parameters, in the order the forward pass calls them.
+
+    One forward pass on zeros records each such layer's input and output shapes; then
+    ``count_parameters(layer)`` and ``count_macs(layer, its input shape)`` (yours) count each call.
+    """
+    calls: list[tuple[str, nn.Module, tuple[int, ...], tuple[int, ...]]] = []
     names = {m: n for n, m in model.named_modules()}
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        rows.append(
-            LayerCost(
-                names[module],
-                type(module).__name__,
-                sum(p.numel() for p in module.parameters()),
-                layer_macs(module, inputs[0], output),
-                tuple(output.shape),
-            )
-        )
+        calls.append((names[module], module, tuple(inputs[0].shape), tuple(output.shape)))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, COUNTED)]
+    owners = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
+    handles = [m.register_forward_hook(hook) for m in owners]
     try:
-        with reference_running(), torch.no_grad():
+        with torch.no_grad():
             model(zero_input(model, input_shape))
     finally:
         for h in handles:
             h.remove()
-    return rows
+    return [
+        LayerCost(
+            name,
+            type(module).__name__,
+            _yours(count_parameters, "count_parameters", 3, module),
+            _yours(count_macs, "count_macs", 4, module, in_shape),
+            out_shape,
+        )
+        for name, module, in_shape, out_shape in calls
+    ]
 
 
-def summary(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
-    """``{"params": ..., "macs": ..., "flops": ...}`` for one forward pass (FLOPs from FlopCounterMode)."""
+def summary(
+    model: nn.Module, input_shape: Sequence[int], *, count_parameters: ParamCounter, count_macs: MacCounter
+) -> dict[str, int]:
+    """``{"params", "macs", "flops"}`` of one forward pass: your two counts, and FlopCounterMode's FLOPs."""
     return {
-        "params": count_parameters_reference(model),
-        "macs": macs_by_hooks(model, input_shape),
+        "params": _yours(count_parameters, "count_parameters", 3, model),
+        "macs": _yours(count_macs, "count_macs", 4, model, input_shape),
         "flops": flop_counter_flops(model, input_shape),
     }
 

@@ -1,4 +1,4 @@
-"""Upsampling helpers for notebook 05: cost formulas and the zero-stretched input.
+"""Upsampling helpers for notebook 05: upsampling costs and the zero-stretched input.
 
 MACs (multiply-accumulates) are counted without the bias. A transposed convolution is
 counted per *input* position, as ``torch.utils.flop_counter`` and fvcore do: every input
@@ -8,9 +8,13 @@ position instead, which gives about ``stride**2`` times more; see the course not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode as _FlopCounterMode  # captured before student code
+
+from cnnlab import pristine
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:
@@ -19,18 +23,20 @@ def _pair(value: int | Sequence[int]) -> tuple[int, int]:
     return int(value), int(value)
 
 
-def conv2d_macs(c_in: int, c_out: int, kernel_size: int | Sequence[int], output_size: int | Sequence[int],
-                groups: int = 1) -> int:
-    """MACs of ``nn.Conv2d``: ``(C_in/groups) * C_out * kH * kW`` per output pixel."""
-    (kh, kw), (ho, wo) = _pair(kernel_size), _pair(output_size)
-    return (c_in // groups) * c_out * kh * kw * ho * wo
+def _macs(op: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> int:
+    """MACs of one call of ``op`` on meta tensors (shapes only): half of ``FlopCounterMode``'s FLOPs."""
+    with _FlopCounterMode(display=False) as counter:
+        op(*args, **kwargs)
+    return int(counter.get_total_flops()) // 2
 
 
 def conv_transpose2d_macs(c_in: int, c_out: int, kernel_size: int | Sequence[int],
                           input_size: int | Sequence[int], groups: int = 1) -> int:
-    """MACs of ``nn.ConvTranspose2d``: ``C_in * (C_out/groups) * kH * kW`` per input pixel."""
+    """MACs of ``nn.ConvTranspose2d`` on one (C_in, H, W) input, as ``FlopCounterMode`` counts them (halved)."""
     (kh, kw), (h, w) = _pair(kernel_size), _pair(input_size)
-    return c_in * (c_out // groups) * kh * kw * h * w
+    x = torch.empty(1, c_in, h, w, device="meta")
+    weight = torch.empty(c_in, c_out // groups, kh, kw, device="meta")
+    return _macs(pristine.conv_transpose2d, x, weight, groups=groups)
 
 
 def upsampling_costs(c_in: int, c_out: int, input_size: int | Sequence[int], scale: int,
@@ -43,10 +49,14 @@ def upsampling_costs(c_in: int, c_out: int, input_size: int | Sequence[int], sca
       large size;
     - ``bilinear + conv``: the same with a bilinear resize, which mixes 4 input values (4 MACs)
       per output value and channel.
+
+    The convolutions are counted by ``FlopCounterMode`` on meta tensors (shapes only, no arithmetic).
     """
     h, w = _pair(input_size)
     big = (scale * h, scale * w)
-    conv_big = conv2d_macs(c_in, c_out, kernel_size, big)
+    weight = torch.empty(c_out, c_in, kernel_size, kernel_size, device="meta")
+    padded = torch.empty(1, c_in, big[0] + kernel_size - 1, big[1] + kernel_size - 1, device="meta")
+    conv_big = _macs(pristine.conv2d, padded, weight)  # a 'same' convolution: the output is big
     return {
         "transposed conv": conv_transpose2d_macs(c_in, c_out, kernel_size, (h, w)),
         "nearest + conv": conv_big,
@@ -63,4 +73,4 @@ def zero_stretch(x: torch.Tensor, stride: int | Sequence[int]) -> torch.Tensor:
     return out
 
 
-__all__ = ["conv2d_macs", "conv_transpose2d_macs", "upsampling_costs", "zero_stretch"]
+__all__ = ["conv_transpose2d_macs", "upsampling_costs", "zero_stretch"]

@@ -13,19 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnlab.cases import RandomInputs
-from cnnlab.counting import (
-    conv2d_macs_reference,
-    conv2d_param_count_reference,
-    count_parameters_reference,
-    flop_counter_flops,
-    layer_costs,
-    macs_by_hooks,
-    macs_reference,
-)
-from cnnlab.diagnosis import CheckFailed
+import cnnlab
 from autograder.exercises import get_exercise
-from cnnlab.cases import Case
 from autograder.exercises.params_flops import (
     COUNT_MACS_MISCONCEPTIONS,
     COUNT_MISCONCEPTIONS,
@@ -33,14 +22,25 @@ from autograder.exercises.params_flops import (
     PARAM_MISCONCEPTIONS,
     RATIO_MISCONCEPTIONS,
     conv2d_macs_case,
+    conv2d_macs_reference,
     conv2d_param_count_case,
+    conv2d_param_count_reference,
     count_macs_case,
     count_parameters_case,
+    count_parameters_reference,
     depthwise_separable_case,
+    flop_counter_flops,
+    macs_by_hooks,
+    macs_reference,
     random_counting_model,
     separable_ratio_reference,
 )
 from autograder.hidden import hidden_tests
+from cnnlab import counting, resampling
+from cnnlab.cases import Case, RandomInputs
+from cnnlab.counting import layer_costs, summary
+from cnnlab.diagnosis import CheckFailed
+from cnnlab.expected import load_expected
 from cnnlab.models import SeedMNISTNet
 
 pytestmark = pytest.mark.nb03
@@ -84,13 +84,19 @@ def _cases(name: str, n: int) -> Iterator[Case]:
 
 
 # ----------------------------------------------------------------- the references
+REFERENCES = {"count_parameters": count_parameters_reference, "count_macs": macs_reference}
+
+
 def test_seed_mnist_network_counts() -> None:
     net = SeedMNISTNet()
     assert count_parameters_reference(net) == 21840
     assert macs_by_hooks(net, (1, 1, 28, 28)) == macs_reference(net, (1, 1, 28, 28)) == 480500
-    assert flop_counter_flops(net, (1, 1, 28, 28)) == 961000
-    assert [c.macs for c in layer_costs(net, (1, 1, 28, 28))] == [144000, 320000, 16000, 500]
-    assert [c.params for c in layer_costs(net, (1, 1, 28, 28))] == [260, 5020, 16050, 510]
+    assert flop_counter_flops(net, (1, 1, 28, 28)) == counting.flop_counter_flops(net, (1, 1, 28, 28)) == 961000
+    costs = layer_costs(net, (1, 1, 28, 28), **REFERENCES)
+    assert [c.name for c in costs] == ["conv1", "conv2", "fc1", "fc2"]
+    assert [c.macs for c in costs] == [144000, 320000, 16000, 500]
+    assert [c.params for c in costs] == [260, 5020, 16050, 510]
+    assert summary(net, (1, 1, 28, 28), **REFERENCES) == {"params": 21840, "macs": 480500, "flops": 961000}
 
 
 @settings(max_examples=60, deadline=None)
@@ -267,3 +273,96 @@ def _separable(*, groups=True, order="dw-pw", bias=False, padding=True, pointwis
 def test_every_separable_mistake_is_diagnosed(tag: str, student) -> None:  # noqa: ANN001
     cases = [Case((32, 64, 3)), Case((3, 8, 5))]
     assert tag in _failure_tags("depthwise_separable", student, cases, want=tag)
+
+
+# ------------------------------------------------------------ the visible checks
+EXERCISES = ["conv2d_param_count", "conv2d_macs", "count_parameters", "count_macs", "depthwise_separable"]
+
+
+def _visible_tag(name: str, fn) -> str | None:  # noqa: ANN001
+    try:
+        cnnlab.check(name, fn, quiet=True)
+    except CheckFailed as failure:
+        return failure.tag
+    return None
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_visible_checks_use_recorded_data(nb, name: str) -> None:  # noqa: ANN001
+    """The solution passes against the release-time record; every recorded wrong variant is named."""
+    assert _visible_tag(name, getattr(nb, name)) is None
+    recorded = {v["tag"] for r in load_expected(NOTEBOOK)[name]["results"] for v in r.get("variants", ())}
+    variants = {m.tag: m.variant for m in get_exercise(name).misconceptions if m.variant is not None}
+    assert recorded == set(variants), name  # every wrong variant differs on some visible case
+    for tag in sorted(recorded):
+        assert _visible_tag(name, variants[tag]) == tag
+
+
+@pytest.mark.parametrize("name", ["conv2d_param_count", "conv2d_macs", "count_macs"])
+def test_visible_checks_name_float_counts(name: str) -> None:
+    reference = get_exercise(name).reference
+    assert _visible_tag(name, lambda *a, **k: float(reference(*a, **k))) == "float-count"
+
+
+def _with_flop_counter(model, input_shape):  # noqa: ANN001, ANN202
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(input_shape, device=next(model.parameters()).device))
+    return counter.get_total_flops()
+
+
+def test_visible_count_macs_checks_the_hidden_properties() -> None:
+    assert _visible_tag("count_macs", _with_flop_counter) == "used-builtin"
+    assert _visible_tag("count_macs", lambda m, s: _with_flop_counter(m, s) // 2) == "used-builtin"
+    assert _visible_tag("count_macs", lambda m, s: counting.flop_counter_flops(m, s) // 2) == "used-builtin"
+    assert _visible_tag("count_macs", _hooked) == "hooks-left-behind"
+    assert _visible_tag("count_macs", lambda m, s: 2 * macs_by_hooks(m, s)) == "flops-not-macs"
+
+
+@pytest.mark.parametrize(
+    ("tag", "student"),
+    [
+        ("depthwise-groups-missing", _separable(groups=False)),
+        ("pointwise-first", _separable(order="pw-dw")),
+        ("bias-not-disabled", _separable(bias=True)),
+        ("same-padding-missing", _separable(padding=False)),
+        ("pointwise-not-1x1", _separable(pointwise_k=3)),
+        ("extra-layers", _separable(extra=True)),
+        ("not-two-convs", lambda cin, cout, k: (nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), 1.0)),
+        ("wrong-type", lambda cin, cout, k: _separable()(cin, cout, k)[0]),
+        ("wrong-value", _separable(ratio=lambda cin, cout, k: 0.5)),
+    ]
+    + [(m.tag, _separable(ratio=m.variant)) for m in RATIO_MISCONCEPTIONS],
+)
+def test_visible_separable_check_names_mistakes_as_the_hidden_one_does(tag: str, student) -> None:  # noqa: ANN001
+    assert _visible_tag("depthwise_separable", student) == tag
+    assert tag in _failure_tags("depthwise_separable", student, get_exercise("depthwise_separable").visible())
+
+
+# ------------------------------------------------------- the student's library
+def test_student_library_holds_no_counting_answer() -> None:
+    for name in ("count_parameters_reference", "conv2d_param_count_reference", "conv2d_macs_reference",
+                 "macs_reference", "macs_by_hooks", "layer_macs"):
+        assert not hasattr(counting, name), name
+    assert not hasattr(resampling, "conv2d_macs")
+
+
+def test_teaching_helpers_count_with_the_functions_they_are_given() -> None:
+    net = SeedMNISTNet()
+    fake = {"count_parameters": lambda m: 7, "count_macs": lambda m, s: s[0]}
+    assert summary(net, (3, 1, 28, 28), **fake) == {"params": 7, "macs": 3, "flops": 3 * 961000}
+    assert [(c.params, c.macs) for c in layer_costs(net, (2, 1, 28, 28), **fake)] == [(7, 2)] * 4
+
+    def unfinished(*args):  # noqa: ANN002, ANN202
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError, match="exercise 4"):
+        summary(net, (1, 1, 28, 28), count_parameters=count_parameters_reference, count_macs=unfinished)
+    with pytest.raises(TypeError):
+        summary(net, (1, 1, 28, 28))  # no counting functions, no counts
+
+
+def test_upsampling_costs_come_from_flop_counter_mode() -> None:
+    costs = resampling.upsampling_costs(8, 4, (6, 5), scale=2, kernel_size=3)
+    assert costs["transposed conv"] == 8 * 4 * 9 * 6 * 5
+    assert costs["nearest + conv"] == conv2d_macs_reference(8, 4, 3, (12, 10))
+    assert costs["bilinear + conv"] == costs["nearest + conv"] + 4 * 8 * 12 * 10

@@ -8,25 +8,21 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode as _FlopCounterMode
 
 from autograder.exercises.base import Exercise, register
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
 from cnnlab.cases import Case, RandomInputs
-from cnnlab.comparing import EXACT, Tolerance, describe_value, difference
-from cnnlab.counting import (
-    conv2d_macs_reference,
-    conv2d_param_count_reference,
-    count_parameters_reference,
-    macs_by_hooks,
-    macs_reference,
-)
+from cnnlab.checks import params_flops as checks
+from cnnlab.comparing import describe_value, difference
+from cnnlab.counting import zero_input
 from cnnlab.diagnosis import CheckFailed, Misconception
 from cnnlab.models import SeedMNISTNet
-from cnnlab.probes import Probe, probes_in
-from cnnlab.sources import cite
+from cnnlab.probes import Probe, probes_in, reference_running
 
-NOTEBOOK = "03_params_flops"
+COUNTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)
+TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:
@@ -35,6 +31,101 @@ def _pair(value: int | Sequence[int]) -> tuple[int, int]:
 
 def _is_float(case: Case, got: Any, expected: Any) -> bool:
     return isinstance(got, float)
+
+
+# ----------------------------------------------------------------------------- references
+def flop_counter_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """FLOPs of one forward pass as ``FlopCounterMode`` counts them (marked as the course's reference)."""
+    with reference_running(), torch.no_grad():
+        x = zero_input(model, input_shape)
+        with _FlopCounterMode(display=False) as counter:
+            model(x)
+    return int(counter.get_total_flops())
+
+
+def macs_reference(model: nn.Module, input_shape: Sequence[int]) -> int:
+    """MACs of one forward pass: half of ``FlopCounterMode``'s FLOPs (the course's convention)."""
+    return flop_counter_flops(model, input_shape) // 2
+
+
+def layer_macs(
+    module: nn.Module,
+    inp: torch.Tensor,
+    out: torch.Tensor,
+    *,
+    transposed_per: str = "input",
+    bias: bool = False,
+    groups: bool = True,
+    use_input_size: bool = False,
+) -> int:
+    """MACs of one call of a counted layer; the keyword arguments switch conventions (for variants)."""
+    extra = out.numel() if bias and getattr(module, "bias", None) is not None else 0
+    if isinstance(module, nn.Linear):
+        return out.numel() * module.in_features + extra
+    g = module.groups if groups else 1
+    kernel = math.prod(module.kernel_size)
+    if isinstance(module, TRANSPOSED):
+        positions = (
+            inp.numel()
+            if transposed_per == "input"
+            else out.numel() // module.out_channels * module.in_channels
+        )
+        return positions * (module.out_channels // g) * kernel + extra
+    elements = out.numel()
+    if use_input_size:
+        elements = inp.numel() // module.in_channels * module.out_channels
+    return elements * (module.in_channels // g) * kernel + extra
+
+
+def macs_by_hooks(
+    model: nn.Module, input_shape: Sequence[int], *, kinds: tuple[type, ...] = COUNTED, **convention: object
+) -> int:
+    """MACs of one forward pass, counted with forward hooks on the layers in ``kinds``."""
+    total = [0]
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        total[0] += layer_macs(module, inputs[0], output, **convention)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    try:
+        with reference_running(), torch.no_grad():
+            model(zero_input(model, input_shape))
+    finally:
+        for h in handles:
+            h.remove()
+    return total[0]
+
+
+def count_parameters_reference(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameter values (shared tensors once; buffers not included)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def conv2d_param_count_reference(
+    in_channels: int, out_channels: int, kernel_size: int | Sequence[int], groups: int = 1, bias: bool = True
+) -> int:
+    """Parameters of ``nn.Conv2d`` built for real (on the meta device, so nothing is allocated)."""
+    layer = nn.Conv2d(in_channels, out_channels, kernel_size, groups=groups, bias=bias, device="meta")
+    return sum(p.numel() for p in layer.parameters())
+
+
+def conv2d_macs_reference(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int | Sequence[int],
+    output_size: int | Sequence[int],
+    groups: int = 1,
+) -> int:
+    """MACs of one image through a Conv2d with that output size: ``FlopCounterMode`` on meta tensors / 2."""
+    if in_channels % groups or out_channels % groups:
+        raise ValueError("in_channels and out_channels must both be divisible by groups")
+    kh, kw = _pair(kernel_size)
+    oh, ow = _pair(output_size)
+    x = torch.empty(1, in_channels, oh + kh - 1, ow + kw - 1, device="meta")
+    w = torch.empty(out_channels, in_channels // groups, kh, kw, device="meta")
+    with reference_running(), _FlopCounterMode(display=False) as counter:
+        pristine.conv2d(x, w, groups=groups)
+    return int(counter.get_total_flops()) // 2
 
 
 # ------------------------------------------------------------------- conv2d_param_count
@@ -56,7 +147,7 @@ def _params_variant(*, group_rule: str = "right", bias_rule: str = "right", squa
 
 
 PARAM_MISCONCEPTIONS = (
-    Misconception("float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float),
+    Misconception("float-count", checks.FLOAT_COUNT_HINT, detect=_is_float),
     Misconception(
         "groups-ignored",
         "groups were ignored: each kernel covers only C_in/groups input channels, "
@@ -91,29 +182,7 @@ PARAM_MISCONCEPTIONS = (
 )
 
 
-def _params_visible() -> list[Case]:
-    return [
-        Case((1, 10, 5), note="MNIST's first convolution: 10 kernels of 1x5x5, plus 10 biases"),
-        Case((10, 20, 5), note="MNIST's second convolution"),
-        Case((12, 6, 3), note=f"{cite(2)}'s example, groups=1"),
-        Case((12, 6, 3), {"groups": 3}, note=f"{cite(2)}'s example with groups=3"),
-        Case((32, 32, 3), {"groups": 32, "bias": False}, note="a depthwise convolution"),
-        Case((3, 64, (7, 7)), {"bias": False}, note="a ResNet stem (bias=False: BatchNorm follows)"),
-        Case((16, 8, (3, 1)), {"groups": 2}, note="a rectangular kernel"),
-        Case((6, 4, 3), {"groups": 4}, note="6 input channels cannot be split into 4 groups", raises=ValueError),
-    ]
-
-
-register(
-    Exercise(
-        name="conv2d_param_count",
-        notebook=NOTEBOOK,
-        reference=conv2d_param_count_reference,
-        visible=_params_visible,
-        misconceptions=PARAM_MISCONCEPTIONS,
-        tolerance=EXACT,
-    )
-)
+register(Exercise.from_spec(checks.PARAM_COUNT, conv2d_param_count_reference, misconceptions=PARAM_MISCONCEPTIONS))
 
 
 def _random_channels(rng: Any) -> tuple[int, int, int]:
@@ -156,7 +225,7 @@ def _macs_variant(
 
 
 MACS_MISCONCEPTIONS = (
-    Misconception("float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float),
+    Misconception("float-count", checks.FLOAT_COUNT_HINT, detect=_is_float),
     Misconception(
         "flops-not-macs",
         "that is the FLOP count (2 per MAC): one MAC is one multiply AND its add",
@@ -190,28 +259,7 @@ MACS_MISCONCEPTIONS = (
 )
 
 
-def _macs_visible() -> list[Case]:
-    return [
-        Case((1, 10, 5, 24), note="MNIST's first convolution: 24x24 outputs"),
-        Case((10, 20, 5, 8), note="MNIST's second convolution: 8x8 outputs"),
-        Case((12, 6, 3, (5, 7)), {"groups": 3}, note="groups=3, a 5x7 output"),
-        Case((32, 32, 3, 56), {"groups": 32}, note="a depthwise 3x3 convolution"),
-        Case((32, 64, 1, 56), note="a pointwise (1x1) convolution"),
-        Case((3, 64, (7, 7), (152, 114)), note=f"{cite(2)}'s stem on a 304x228 image"),
-        Case((8, 6, (1, 3), 4), note="a rectangular kernel"),
-    ]
-
-
-register(
-    Exercise(
-        name="conv2d_macs",
-        notebook=NOTEBOOK,
-        reference=conv2d_macs_reference,
-        visible=_macs_visible,
-        misconceptions=MACS_MISCONCEPTIONS,
-        tolerance=EXACT,
-    )
-)
+register(Exercise.from_spec(checks.CONV2D_MACS, conv2d_macs_reference, misconceptions=MACS_MISCONCEPTIONS))
 
 
 def conv2d_macs_case(r: RandomInputs) -> Case:
@@ -286,44 +334,8 @@ COUNT_MISCONCEPTIONS = (
 )
 
 
-def _frozen(model: nn.Module, *names: str) -> nn.Module:
-    for name in names:
-        model.get_submodule(name).requires_grad_(False)
-    return model
-
-
-def _count_visible() -> list[Case]:
-    shared = nn.Conv2d(4, 4, 3, padding=1)
-    return [
-        Case((SeedMNISTNet(),), note=f"{cite(5)}'s MNIST network: 21,840 parameters"),
-        Case(
-            (_frozen(SeedMNISTNet(), "conv1", "conv2"),),
-            {"trainable_only": True},
-            note="the convolutions frozen (fine-tuning only the classifier)",
-        ),
-        Case(
-            (_frozen(SeedMNISTNet(), "conv1"),),
-            {"trainable_only": False},
-            note="frozen, but count everything",
-        ),
-        Case(
-            (nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU()),),
-            note="BatchNorm has 2 parameters per channel and 3 buffers",
-        ),
-        Case((nn.Sequential(shared, nn.ReLU(), shared),), note="one layer used twice: shared weights"),
-    ]
-
-
 register(
-    Exercise(
-        name="count_parameters",
-        notebook=NOTEBOOK,
-        reference=count_parameters_reference,
-        visible=_count_visible,
-        misconceptions=COUNT_MISCONCEPTIONS,
-        tolerance=EXACT,
-        pure=False,
-    )
+    Exercise.from_spec(checks.COUNT_PARAMETERS, count_parameters_reference, misconceptions=COUNT_MISCONCEPTIONS)
 )
 
 
@@ -337,12 +349,8 @@ def _per_image(model, input_shape):  # noqa: ANN001, ANN202
 
 
 COUNT_MACS_MISCONCEPTIONS = (
-    Misconception("float-count", "a count is a whole number: use // (integer division), not /", detect=_is_float),
-    Misconception(
-        "flops-not-macs",
-        "that is FlopCounterMode's FLOP count: one MAC is one multiply AND its add, so MACs = FLOPs / 2",
-        detect=_flops_detect,
-    ),
+    Misconception("float-count", checks.FLOAT_COUNT_HINT, detect=_is_float),
+    Misconception("flops-not-macs", checks.FLOPS_NOT_MACS_HINT, detect=_flops_detect),
     Misconception(
         "bias-counted",
         "by this course's convention the bias is not counted (torchinfo counts it; "
@@ -398,8 +406,7 @@ def _verify_count_macs(exercise: Exercise, fn: Callable[..., Any], case: Case, v
             raise CheckFailed(
                 exercise.name,
                 dx.USED_BUILTIN,
-                "uses torch.utils.flop_counter.FlopCounterMode; "
-                "this exercise asks you to count with your own forward hooks",
+                checks.FLOP_COUNTER_HINT,
                 where,
                 visible=visible,
             )
@@ -420,9 +427,7 @@ def _verify_count_macs(exercise: Exercise, fn: Callable[..., Any], case: Case, v
             raise CheckFailed(
                 exercise.name,
                 "hooks-left-behind",
-                "remove every hook after the forward pass "
-                "(handle.remove(), e.g. in a finally: block); a leftover hook keeps counting in "
-                "every later forward pass",
+                checks.HOOKS_LEFT_HINT,
                 f"{where}\nhooks still on: {left or 'global'}",
                 visible=visible,
             )
@@ -430,47 +435,9 @@ def _verify_count_macs(exercise: Exercise, fn: Callable[..., Any], case: Case, v
     exercise.judge(case, got, expected, visible=visible)
 
 
-def _count_macs_visible() -> list[Case]:
-    return [
-        Case((SeedMNISTNet(), (1, 1, 28, 28)), note=f"{cite(5)}'s MNIST network, one image: 480,500 MACs"),
-        Case((SeedMNISTNet(), (4, 1, 28, 28)), note="the same network, a batch of 4"),
-        Case((nn.Sequential(nn.Conv2d(8, 16, 3, groups=4, bias=False)), (1, 8, 10, 10)), note="a grouped conv"),
-        Case((nn.Sequential(nn.Conv1d(16, 33, 3, stride=2)), (20, 16, 50)), note=f"{cite(5)}'s Conv1d example"),
-        Case(
-            (nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool3d(2)), (1, 2, 4, 6, 6)),
-            note="a Conv3d; pooling and ReLU cost nothing",
-        ),
-        Case(
-            (nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2)), (1, 4, 5, 5)),
-            note="a transposed convolution: counted per input element",
-        ),
-        Case(
-            (nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 5)), (2, 7, 20)),
-            note="Linear layers on a (N, L, features) input",
-        ),
-        Case(
-            (_resnet_stem().to("meta"), (1, 3, 224, 224)),
-            note="a ResNet stem on the meta device (shapes only): create the input on the model's device",
-        ),
-    ]
-
-
-def _resnet_stem() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
-    )
-
-
 register(
-    Exercise(
-        name="count_macs",
-        notebook=NOTEBOOK,
-        reference=macs_reference,
-        visible=_count_macs_visible,
-        misconceptions=COUNT_MACS_MISCONCEPTIONS,
-        tolerance=EXACT,
-        verify=_verify_count_macs,
-        pure=False,
+    Exercise.from_spec(
+        checks.COUNT_MACS, macs_reference, misconceptions=COUNT_MACS_MISCONCEPTIONS, verify=_verify_count_macs
     )
 )
 
@@ -623,7 +590,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             dx.WRONG_TYPE,
-            "return a pair (module, ratio)",
+            checks.SEPARABLE_HINTS["pair"],
             where,
             visible,
             f"got {describe_value(got)}",
@@ -633,7 +600,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             dx.WRONG_TYPE,
-            "the first item must be an nn.Module",
+            checks.SEPARABLE_HINTS["module"],
             where,
             visible,
             f"got {describe_value(module)}",
@@ -643,8 +610,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             "not-two-convs",
-            "the module holds exactly two nn.Conv2d layers: a depthwise "
-            "k x k convolution, then a pointwise 1x1 convolution",
+            checks.SEPARABLE_HINTS["not-two-convs"],
             where,
             visible,
             f"found {len(convs)} Conv2d layers",
@@ -654,7 +620,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             "pointwise-first",
-            "the depthwise k x k convolution comes first, then the 1x1 pointwise one",
+            checks.SEPARABLE_HINTS["pointwise-first"],
             where,
             visible,
         )
@@ -662,8 +628,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             "depthwise-groups-missing",
-            "the depthwise convolution maps C_in channels to "
-            "C_in channels with groups=C_in: one k x k filter per channel",
+            checks.SEPARABLE_HINTS["depthwise-groups-missing"],
             where,
             visible,
             f"got Conv2d({dw.in_channels}, {dw.out_channels}, groups={dw.groups})",
@@ -681,7 +646,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             "pointwise-not-1x1",
-            "the pointwise convolution is an ordinary 1x1 Conv2d from C_in to C_out channels (groups=1)",
+            checks.SEPARABLE_HINTS["pointwise-not-1x1"],
             where,
             visible,
             f"got Conv2d({pw.in_channels}, {pw.out_channels}, {tuple(pw.kernel_size)}, groups={pw.groups})",
@@ -690,12 +655,12 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             "bias-not-disabled",
-            "both convolutions use bias=False (BatchNorm usually follows each one, and the ratio counts weights only)",
+            checks.SEPARABLE_HINTS["bias-not-disabled"],
             where,
             visible,
         )
     if tuple(dw.stride) != (1, 1) or tuple(pw.stride) != (1, 1) or tuple(dw.dilation) != (1, 1):
-        raise _fail(exercise, dx.WRONG_VALUE, "use stride 1 and no dilation", where, visible)
+        raise _fail(exercise, dx.WRONG_VALUE, checks.SEPARABLE_HINTS["stride"], where, visible)
     device = dw.weight.device
     x = torch.randn(2, cin, k + 3, k + 5, generator=torch.Generator().manual_seed(cin * 31 + cout)).to(device)
     try:
@@ -707,7 +672,7 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             "same-padding-missing",
-            "pad the depthwise convolution by kernel_size // 2 so the output keeps the input's height and width",
+            checks.SEPARABLE_HINTS["same-padding-missing"],
             where,
             visible,
             f"input (2, {cin}, {k + 3}, {k + 5}) gave {describe_value(y)}"
@@ -719,39 +684,45 @@ def _verify_separable(exercise: Exercise, fn: Callable[..., Any], case: Case, vi
         raise _fail(
             exercise,
             "extra-layers",
-            "the module's forward must be exactly pointwise(depthwise(x)), with nothing in between",
+            checks.SEPARABLE_HINTS["extra-layers"],
             where,
             visible,
         )
     expected = separable_ratio_reference(cin, cout, k)
-    if difference(ratio, expected, Tolerance(1e-6, 1e-9)) is None:
+    if difference(ratio, expected, checks.RATIO_TOLERANCE) is None:
         return
     found = dx.find_misconception(
         case,
         ratio,
         expected,
         RATIO_MISCONCEPTIONS,
-        lambda a, b: difference(a, b, Tolerance(1e-6, 1e-9)) is None,
+        lambda a, b: difference(a, b, checks.RATIO_TOLERANCE) is None,
     )
-    tag, hint = (found.tag, found.hint) if found else (dx.WRONG_VALUE, "wrong cost ratio")
+    tag, hint = (found.tag, found.hint) if found else (dx.WRONG_VALUE, checks.SEPARABLE_HINTS["ratio"])
     raise _fail(exercise, tag, hint, where, visible, f"ratio: expected {expected:.6g}, got {describe_value(ratio)}")
 
 
-def _separable_visible() -> list[Case]:
-    return [
-        Case((32, 64, 3), note="MobileNet-style: 3x3, 32 -> 64 channels"),
-        Case((3, 8, 5), note="a 5x5 kernel"),
-        Case((16, 16, 1), note="a 1x1 'kernel': the depthwise part is a per-channel scale"),
-    ]
+def _with_reference_module(ratio_variant: Callable[..., float]) -> Callable[..., tuple[nn.Module, float]]:
+    """A ratio mistake as a whole answer: the right module with that wrong ratio (recorded at release)."""
 
+    def variant(in_channels: int, out_channels: int, kernel_size: int) -> tuple[nn.Module, float]:
+        module, _ = depthwise_separable_reference(in_channels, out_channels, kernel_size)
+        return module, ratio_variant(in_channels, out_channels, kernel_size)
+
+    return variant
+
+
+# The verifier diagnoses the ratio alone (RATIO_MISCONCEPTIONS); the exercise's misconceptions are
+# whole answers, so that release can record what the visible check compares a ratio with.
+SEPARABLE_MISCONCEPTIONS = tuple(
+    Misconception(m.tag, m.hint, variant=_with_reference_module(m.variant)) for m in RATIO_MISCONCEPTIONS
+)
 
 register(
-    Exercise(
-        name="depthwise_separable",
-        notebook=NOTEBOOK,
-        reference=depthwise_separable_reference,
-        visible=_separable_visible,
-        misconceptions=RATIO_MISCONCEPTIONS,
+    Exercise.from_spec(
+        checks.DEPTHWISE_SEPARABLE,
+        depthwise_separable_reference,
+        misconceptions=SEPARABLE_MISCONCEPTIONS,
         verify=_verify_separable,
     )
 )
@@ -769,11 +740,20 @@ __all__ = [
     "MACS_MISCONCEPTIONS",
     "PARAM_MISCONCEPTIONS",
     "RATIO_MISCONCEPTIONS",
+    "SEPARABLE_MISCONCEPTIONS",
     "conv2d_macs_case",
+    "conv2d_macs_reference",
     "conv2d_param_count_case",
+    "conv2d_param_count_reference",
     "count_macs_case",
     "count_parameters_case",
+    "count_parameters_reference",
     "depthwise_separable_case",
+    "depthwise_separable_reference",
+    "flop_counter_flops",
+    "layer_macs",
+    "macs_by_hooks",
+    "macs_reference",
     "random_counting_model",
     "separable_ratio_reference",
 ]

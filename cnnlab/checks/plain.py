@@ -34,7 +34,9 @@ def digest(value: Any) -> str:
     h = hashlib.sha256()
 
     def feed(v: Any) -> None:
-        if isinstance(v, torch.Tensor):
+        if isinstance(v, torch.Tensor) and v.device.type == "meta":  # shape only: there are no values
+            h.update(f"T{v.dtype}{tuple(v.shape)}meta".encode())
+        elif isinstance(v, torch.Tensor):
             t = v.detach().cpu().contiguous()
             h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
             h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
