@@ -5,6 +5,8 @@
   function fails the check with that tag, while the solution passes.
 - The from-scratch rules catch the builtins (including those that decompose into generic operators).
 - The dropout checks cannot flake on a correct solution.
+- The visible checks judge against the results recorded at release (``cnnlab/expected``): the
+  solution passes them, and each recorded wrong variant is named by its own tag.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from helpers import solution_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab import check
-from cnnlab.cases import RandomInputs
-from cnnlab.diagnosis import CheckFailed
-from cnnlab.cases import Case, all_exercises, get_exercise
+from autograder.exercises import all_exercises, get_exercise
 from autograder.exercises import layers_losses as L
 from autograder.hidden import HiddenRun
+from cnnlab import check
+from cnnlab.cases import Case, RandomInputs
+from cnnlab.checks import layers_losses as visible
+from cnnlab.diagnosis import CheckFailed
+from cnnlab.expected import load_expected
 
 pytestmark = pytest.mark.nb06
 
@@ -34,6 +38,11 @@ EXERCISES = ("linear", "collapse_linear", "sigmoid", "tanh", "relu", "leaky_relu
              "dropout", "nll_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
              "l1_loss", "mse_loss", "smooth_l1_loss", "pairwise_distance")
 HYPOTHESIS = settings(max_examples=15, deadline=None, derandomize=True)
+
+
+def ours() -> dict:
+    """This notebook's exercises (found without importing the other notebooks' modules)."""
+    return {name: get_exercise(name) for name in EXERCISES}
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +102,82 @@ def test_visible_cases_agree_with_the_reference(name: str) -> None:
     """The references are PyTorch; the visible cases must be valid calls with a note where it helps."""
     exercise = get_exercise(name)
     for case in exercise.visible():
-        if name == "dropout":
-            case.call(L._dropout_reference)
+        if name == "dropout":  # judged by its properties: no reference, nothing recorded
+            assert exercise.reference is None
+            case.call(lambda x, p=0.5, training=True, generator=None: F.dropout(x, p, training))
         else:
             assert case.call(exercise.reference) is not None
+
+
+# ------------------------------------------------------------------ visible checks: recorded data
+def test_visible_checks_use_recorded_data(sol) -> None:  # noqa: ANN001
+    """The solution passes every visible check; each recorded wrong variant fails with its own tag."""
+    recorded = load_expected(NOTEBOOK)
+    assert set(recorded) == set(EXERCISES)
+    for name in EXERCISES:
+        check(name, getattr(sol, name), quiet=True)
+        exercise = get_exercise(name)
+        tags = {v["tag"] for result in recorded[name]["results"] for v in result.get("variants", ())}
+        assert tags <= {m.tag for m in exercise.misconceptions}, name
+        for m in exercise.misconceptions:
+            if m.variant is None:
+                continue
+            assert m.tag in tags, f"{name}: the {m.tag} variant is recorded on no visible case"
+            with pytest.raises(CheckFailed) as caught:
+                check(name, m.variant, quiet=True)
+            assert caught.value.tag == m.tag, str(caught.value)
+
+
+def test_dropout_records_no_result() -> None:
+    """Dropout is random: its visible check is a property judge, the record holds no output."""
+    results = load_expected(NOTEBOOK)["dropout"]["results"]
+    assert all(r["expected"] is None and not r["variants"] for r in results)
+
+
+def test_visible_cases_are_rebuilt_identically() -> None:
+    """Cases with nn.Linear layers (and seeded dropout cases) come out the same on every build."""
+    from cnnlab.checks.plain import digest
+
+    for name, spec in visible.SPECS.items():
+        first, second = spec.cases(), spec.cases()
+        assert digest([(c.args, c.kwargs) for c in first]) == digest([(c.args, c.kwargs) for c in second]), name
+    seeds = [c.seed for c in visible.SPECS["dropout"].cases()]
+    assert [c.cloned().seed for c in visible.SPECS["dropout"].cases()] == seeds
+
+
+def test_visible_observations_are_plain_data(sol) -> None:  # noqa: ANN001
+    """collapse_linear and batch_norm2d are observed as tensors, not modules."""
+    from cnnlab.checks.plain import plain
+
+    for name in ("collapse_linear", "batch_norm2d", "dropout"):
+        spec = visible.SPECS[name]
+        for case in spec.cases():
+            plain(spec.observe(getattr(sol, name), case.cloned()))
+
+
+def test_visible_check_names_a_changed_layer_or_input(sol) -> None:  # noqa: ANN001
+    def collapse_in_place(*layers):  # noqa: ANN002, ANN202
+        merged = sol.collapse_linear(*layers)
+        with torch.no_grad():
+            layers[0].weight.zero_()
+        return merged
+
+    def bn_in_place(x, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        out = sol.batch_norm2d(x, *args, **kwargs)
+        x.zero_()
+        return out
+
+    def dropout_in_place(x, p=0.5, training=True, generator=None):  # noqa: ANN001, ANN202
+        return x.mul_(1.0) if not training else sol.dropout(x.mul_(1.0001), p, training, generator)
+
+    for name, wrong in (("collapse_linear", collapse_in_place), ("batch_norm2d", bn_in_place),
+                        ("dropout", dropout_in_place)):
+        with pytest.raises(CheckFailed) as caught:
+            check(name, wrong, quiet=True)
+        assert caught.value.tag == "mutated-input", (name, str(caught.value))
+    with pytest.raises(CheckFailed) as caught:
+        check("collapse_linear", lambda *layers: sol.collapse_linear(*layers).weight, quiet=True)
+    assert caught.value.tag == "wrong-type"
 
 
 # ------------------------------------------------------------------ hypothesis: solutions = PyTorch
@@ -237,7 +318,7 @@ def test_dropout_rate_margin_is_far_beyond_the_noise() -> None:
 
 # ----------------------------------------------------------------------- misconceptions: variants
 VARIANTS = [pytest.param(name, m.tag, m.variant, id=f"{name}-{m.tag}")
-            for name, ex in sorted(all_exercises().items()) if ex.notebook == NOTEBOOK
+            for name, ex in sorted(ours().items())
             for m in ex.misconceptions if m.variant is not None]
 
 
@@ -386,7 +467,7 @@ def test_each_wrong_implementation_is_diagnosed(name: str, tag: str, wrong: Call
 
 def test_every_misconception_tag_is_proven() -> None:
     proven = {(p.values[0], p.values[1]) for p in VARIANTS} | {(w[0], w[1]) for w in WRONG}
-    declared = {(name, m.tag) for name, ex in all_exercises().items() if ex.notebook == NOTEBOOK
+    declared = {(name, m.tag) for name, ex in ours().items()
                 for m in ex.misconceptions}
     assert declared - proven == set()
 

@@ -1,4 +1,8 @@
-"""Notebook 06: Linear, activations, BatchNorm, Dropout and losses.
+"""Notebook 06: Linear, activations, BatchNorm, Dropout and losses (grader-only).
+
+The visible cases, the observations of the three property exercises and the property checks
+that need no reference are declared in :mod:`cnnlab.checks.layers_losses`; this module adds the
+references, the hidden case generators, the wrong variants and the hidden verifiers.
 
 Most exercises are compared with their ``torch`` / ``torch.nn.functional`` counterpart (through
 :mod:`cnnlab.pristine`). Three need a property check instead:
@@ -19,10 +23,8 @@ generic operators that an ATen-only check cannot tell from a student's own code.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -31,12 +33,26 @@ from autograder.exercises.base import Exercise, register
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
 from cnnlab.cases import Case, RandomInputs
+from cnnlab.checks import layers_losses as visible
+from cnnlab.checks.calling import GENERIC_HINTS
+from cnnlab.checks.layers_losses import (
+    BN_TOLERANCE,
+    COLLAPSE_TOLERANCE,
+    RATE_MARGIN,
+    RATE_MIN_ELEMENTS,
+    SeededCase,
+    bind,
+    bn_signature,
+    dropout_output_problem,
+    dropout_signature,
+    dropout_verdict,
+    layers_note,
+    make_linear,
+    part_difference,
+)
 from cnnlab.comparing import EXACT, Tolerance, describe_value, difference
 from cnnlab.diagnosis import CheckFailed, Misconception
 from cnnlab.forbidden import torch_calls  # noqa: F401  (tests)
-from cnnlab.sources import cite
-
-NOTEBOOK = "06_bn_fc_dropout_losses"
 
 # ------------------------------------------------------------------ from-scratch rules
 # Regular expressions (``re.search``) over the names of torch functions and ATen operators.
@@ -61,64 +77,24 @@ def forbid_calls(run: Any, fn: Callable[..., Any], case: Case, pattern: str, wha
 
 
 # --------------------------------------------------------------------------- helpers
-_GENERIC_HINTS = {
-    dx.WRONG_TYPE: "returned the wrong type",
-    dx.WRONG_SHAPE: "returned the wrong shape",
-    dx.WRONG_DEVICE: "returned a tensor on the wrong device",
-    dx.NOT_FINITE: "produced nan or inf where PyTorch does not",
-    dx.WRONG_VALUE: "wrong values",
-}
-
-
 def _same(tol: Tolerance) -> Callable[[Any, Any], bool]:
     return lambda a, b: difference(a, b, tol) is None
-
-
-def _is_finite_tensor(value: Any) -> bool:
-    return isinstance(value, torch.Tensor) and bool(pristine.isfinite(value.detach()).all())
-
-
-def _nonfinite_where_finite(case: Case, got: Any, expected: Any) -> bool:
-    """The result has nan/inf although PyTorch's answer is finite."""
-    return (isinstance(got, torch.Tensor) and isinstance(expected, torch.Tensor)
-            and _is_finite_tensor(expected) and not _is_finite_tensor(got))
 
 
 def _judge_parts(exercise: Exercise, case: Case, got: tuple, expected: tuple, names: Sequence[str],
                  *, visible: bool) -> None:
     """Compare a result made of named parts; on a mismatch, name the part and diagnose."""
-    failing = [(name, diff) for name, g, e in zip(names, got, expected, strict=True)
-               if (diff := difference(g, e, exercise.tolerance)) is not None]
-    if not failing:
+    diff = part_difference(got, expected, names, exercise.tolerance)
+    if diff is None:
         return
-    name, (tag, explanation) = failing[0]
-    hint = _GENERIC_HINTS.get(tag, "wrong result")
+    tag, explanation = diff
+    hint = GENERIC_HINTS.get(tag, "wrong result")
     misconceptions = tuple(exercise.misconceptions)
     found = dx.find_misconception(case, got, expected, misconceptions, _same(exercise.tolerance))
     if found is not None:
         tag, hint = found.tag, found.hint
     details = f"on {case.describe(exercise.name)}" + (f"  ({case.note})" if case.note else "")
-    raise CheckFailed(exercise.name, tag, hint, f"{details}\n{name}: {explanation}", visible=visible)
-
-
-def _bind(signature_of: Callable[..., Any], case: Case, *, copy: bool = True) -> dict[str, Any]:
-    """The case's arguments by name, defaults filled in (on a fresh copy unless ``copy=False``)."""
-    c = case.cloned() if copy else case
-    bound = inspect.signature(signature_of).bind(*c.args, **c.kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
-
-
-def _make_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.nn.Linear:
-    """An ``nn.Linear`` holding exactly these values (no random initialisation is drawn)."""
-    out_f, in_f = weight.shape
-    layer = torch.nn.Linear(in_f, out_f, bias=bias is not None, device="meta", dtype=weight.dtype)
-    layer = layer.to_empty(device=weight.device)
-    with torch.no_grad():
-        layer.weight.copy_(weight)
-        if bias is not None:
-            layer.bias.copy_(bias)
-    return layer
+    raise CheckFailed(exercise.name, tag, hint, f"{details}\n{explanation}", visible=visible)
 
 
 def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -131,9 +107,6 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 # ============================================================================= linear
-def _linear_signature(x, weight, bias=None): ...  # noqa: ANN001, ANN202, E704
-
-
 def _linear_not_transposed(x, weight, bias=None):
     y = x @ weight
     return y if bias is None else y + bias
@@ -151,23 +124,7 @@ LINEAR_MISCONCEPTIONS = (
 )
 
 
-def _linear_visible() -> list[Case]:
-    r = RandomInputs(seed=61)
-    rows = torch.tensor([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0], [3.0, 3.0, 3.0], [4.0, 4.0, 4.0]])
-    return [
-        Case((r.randn(2, 3), r.randn(3, 3), r.randn(3)), note="a square weight: transposing matters"),
-        Case((torch.tensor([[1.0, 2.0, 3.0]]), rows, torch.full((4,), 0.5)),
-             note=f"{cite(4)}'s worked example: the answer is [[6.5, 12.5, 18.5, 24.5]]"),
-        Case((r.randn(4, 5), r.randn(2, 5)), note="no bias"),
-        Case((r.randn(2, 3, 5), r.randn(4, 5), r.randn(4)), note="leading dimensions (N, L, in_features)"),
-        Case((r.randn(5), r.randn(2, 5), r.randn(2)), note="a single vector (in_features,)"),
-    ]
-
-
-register(Exercise(
-    name="linear", notebook=NOTEBOOK, reference=pristine.linear, visible=_linear_visible,
-    misconceptions=LINEAR_MISCONCEPTIONS, tolerance=Tolerance(rtol=1e-4, atol=1e-5),
-))
+register(Exercise.from_spec(visible.SPECS["linear"], pristine.linear, misconceptions=LINEAR_MISCONCEPTIONS))
 
 
 def linear_case(r: RandomInputs) -> Case:
@@ -234,19 +191,54 @@ def _part_matches(index: int, *alternatives: Callable[..., Any], tol: Tolerance)
     return detect
 
 
-COLLAPSE_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-4)
+def _collapsed(weight_of: Callable[..., torch.Tensor], bias_of: Callable[..., torch.Tensor | None]
+               ) -> Callable[..., torch.nn.Linear]:
+    """A wrong ``collapse_linear``: one ``nn.Linear`` with this weight and bias (for the visible record).
+
+    The hidden verifier compares ``(weight, bias)`` pairs and recognises these mistakes with ``detect``.
+    """
+
+    def variant(*layers: torch.nn.Linear) -> torch.nn.Linear:
+        return make_linear(weight_of(*layers), bias_of(*layers))
+
+    return variant
+
+
+def _collapsed_weight(*layers):
+    return collapse_linear_reference(*layers)[0]
+
+
+def _collapsed_bias(*layers):
+    return collapse_linear_reference(*layers)[1]
+
+
+def _summed_bias_tensor(*layers):
+    return _collapsed_bias(*layers) * 0 + _summed_biases(*layers)
+
+
+def _collapse_linear_module(*layers: torch.nn.Linear) -> torch.nn.Linear:
+    """The reference with the student's signature: a new ``nn.Linear`` (what the visible record observes)."""
+    return make_linear(*collapse_linear_reference(*layers))
+
+
+BIAS_NOT_PROPAGATED = ("each bias passes through every later layer: b = W₂ b₁ + b₂, not b₁ + b₂ "
+                       "(nor b₂ alone)")
 
 COLLAPSE_MISCONCEPTIONS = (
     Misconception("product-order", "the first layer acts first, so its weight is rightmost: "
                   "W = W_k ⋯ W_2 W_1 (here W₂ @ W₁), not W₁ @ W₂",
-                  detect=_part_matches(0, _reversed_product, tol=COLLAPSE_TOLERANCE)),
-    Misconception("bias-not-propagated", "each bias passes through every later layer: "
-                  "b = W₂ b₁ + b₂, not b₁ + b₂ (nor b₂ alone)",
-                  detect=_part_matches(1, _summed_biases, _last_bias, tol=COLLAPSE_TOLERANCE)),
+                  detect=_part_matches(0, _reversed_product, tol=COLLAPSE_TOLERANCE),
+                  variant=_collapsed(_reversed_product, _collapsed_bias)),
+    Misconception("bias-not-propagated", BIAS_NOT_PROPAGATED,
+                  detect=_part_matches(1, _summed_biases, _last_bias, tol=COLLAPSE_TOLERANCE),
+                  variant=_collapsed(_collapsed_weight, _summed_bias_tensor)),
+    Misconception("bias-not-propagated", BIAS_NOT_PROPAGATED,  # the same mistake, b₂ alone: recorded too
+                  variant=_collapsed(_collapsed_weight, _last_bias)),
     Misconception("bias-dropped", "the collapsed layer needs the combined bias W₂ b₁ + b₂",
                   detect=lambda case, got, expected: isinstance(got, tuple)
                   and isinstance(got[1], torch.Tensor) and bool((got[1] == 0).all())
-                  and not bool((expected[1] == 0).all())),
+                  and not bool((expected[1] == 0).all()),
+                  variant=_collapsed(_collapsed_weight, lambda *layers: None)),
 )
 
 
@@ -274,53 +266,21 @@ def _collapse_verify(exercise: Exercise, fn: Callable[..., Any], case: Case, vis
     _judge_parts(exercise, case, (weight, bias), expected, ("weight", "bias"), visible=visible)
 
 
-def _layers_note(layers: Sequence[torch.nn.Linear]) -> str:
-    sizes = [layers[0].in_features] + [layer.out_features for layer in layers]
-    biases = "".join("b" if layer.bias is not None else "-" for layer in layers)
-    return f"{len(layers)} layers {' → '.join(map(str, sizes))}, biases {biases}"
-
-
 def collapse_linear_case(r: RandomInputs, *, max_layers: int = 4) -> Case:
     """A random stack of ``nn.Linear`` layers on ``r.device`` (biases 80% of the time)."""
     rng = r.rng
     sizes = [rng.randint(1, 6) for _ in range(rng.randint(2, max_layers + 1))]
-    layers = tuple(_make_linear(r.randn(b, a), r.randn(b) if rng.random() < 0.8 else None)
+    layers = tuple(make_linear(r.randn(b, a), r.randn(b) if rng.random() < 0.8 else None)
                    for a, b in zip(sizes, sizes[1:], strict=False))
-    return Case(layers, note=_layers_note(layers))
+    return Case(layers, note=layers_note(layers))
 
 
-def _collapse_visible() -> list[Case]:
-    r = RandomInputs(seed=62)
-    w1 = torch.tensor([[1.0, 0.0, 2.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [-1.0, 0.0, 1.0]])
-    w2 = torch.tensor([[1.0, 2.0, 0.0, 1.0], [0.0, 0.0, 1.0, -1.0]])
-    cases = [
-        (_make_linear(r.randn(3, 3), r.randn(3)), _make_linear(r.randn(3, 3), r.randn(3))),
-        (_make_linear(w1, torch.tensor([1.0, 0.0, 0.0, 2.0])), _make_linear(w2, torch.tensor([0.5, -0.5]))),
-        (_make_linear(r.randn(4, 2), None), _make_linear(r.randn(3, 4), None),
-         _make_linear(r.randn(2, 3), None)),
-        (_make_linear(r.randn(5, 3), r.randn(5)),),
-        (_make_linear(r.randn(4, 3), r.randn(4)), _make_linear(r.randn(2, 4), None),
-         _make_linear(r.randn(3, 2), r.randn(3))),
-    ]
-    notes = ["square layers: the order of the product matters", "integer weights", "no biases at all",
-             "a single layer: return an equal copy", "a bias-free layer in the middle"]
-    return [Case(layers, note=f"{note}; {_layers_note(layers)}")
-            for layers, note in zip(cases, notes, strict=True)]
-
-
-register(Exercise(
-    name="collapse_linear", notebook=NOTEBOOK, reference=collapse_linear_reference, visible=_collapse_visible,
-    misconceptions=COLLAPSE_MISCONCEPTIONS, tolerance=COLLAPSE_TOLERANCE, verify=_collapse_verify, pure=False,
-))
+register(Exercise.from_spec(visible.SPECS["collapse_linear"], _collapse_linear_module,
+                            misconceptions=COLLAPSE_MISCONCEPTIONS, verify=_collapse_verify))
 
 
 # ======================================================================== activations
-ACTIVATION_TOLERANCE = Tolerance(rtol=1e-5, atol=1e-6)
-
-EXP_OVERFLOW = Misconception(
-    "exp-overflow", "exp of a large number overflows to inf (float32 overflows past exp(88)), and inf/inf "
-    "or inf − inf is nan: rearrange so that exp only ever sees −|x| (e.g. exp(−|x|))",
-    detect=_nonfinite_where_finite)
+EXP_OVERFLOW = Misconception(*visible.EXP_OVERFLOW, detect=visible.nonfinite_where_finite)
 
 
 def _sigmoid_of_minus_x(x):
@@ -374,30 +334,8 @@ ACTIVATION_SPECS: dict[str, tuple[Callable[..., Any], tuple[Misconception, ...]]
     )),
 }
 
-_EXTREMES = torch.tensor([-1000.0, -100.0, -30.0, -1e-3, 0.0, 1e-3, 30.0, 100.0, 1000.0])
-
-
-def _activation_visible(name: str) -> Callable[[], list[Case]]:
-    def cases() -> list[Case]:
-        r = RandomInputs(seed=63)
-        small = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0])
-        out = [Case((small,), note="a few points around 0"),
-               Case((r.randn(3, 4) * 4,), note="a random (3, 4) tensor")]
-        if name == "leaky_relu":
-            out.append(Case((small,), {"negative_slope": 0.2}, note="a steeper negative slope"))
-        if name == "elu":
-            out.append(Case((small,), {"alpha": 0.5}, note="alpha = 0.5: the negative side tends to −0.5"))
-        out.append(Case((_EXTREMES.clone(),), note="large |x| must not overflow to nan"))
-        return out
-
-    return cases
-
-
 for _name, (_reference, _misconceptions) in ACTIVATION_SPECS.items():
-    register(Exercise(
-        name=_name, notebook=NOTEBOOK, reference=_reference, visible=_activation_visible(_name),
-        misconceptions=_misconceptions, tolerance=ACTIVATION_TOLERANCE,
-    ))
+    register(Exercise.from_spec(visible.SPECS[_name], _reference, misconceptions=_misconceptions))
 
 
 def activation_case(r: RandomInputs, name: str) -> Case:
@@ -419,10 +357,6 @@ def activation_case(r: RandomInputs, name: str) -> Case:
 
 
 # ====================================================================== batch_norm2d
-def _bn_signature(x, running_mean, running_var, weight=None, bias=None, training=True,  # noqa: ANN001, ANN202
-                  momentum=0.1, eps=1e-5): ...  # noqa: E704
-
-
 def batch_norm2d_reference(x, running_mean, running_var, weight=None, bias=None, training=True,
                            momentum=0.1, eps=1e-5):
     """``F.batch_norm`` on the given (copied) statistics: returns (output, running_mean, running_var)."""
@@ -430,8 +364,41 @@ def batch_norm2d_reference(x, running_mean, running_var, weight=None, bias=None,
     return out, running_mean, running_var
 
 
-BN_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-5)
 _CHANNEL = (0, 2, 3)
+
+
+def _bn_variant(*, eval_batch: bool = False, eval_update: bool = False, no_update: bool = False,
+                biased_running: bool = False, inverted: bool = False, unbiased_norm: bool = False,
+                dims: tuple[int, ...] = _CHANNEL, eps_outside: bool = False, affine: bool = True
+                ) -> Callable[..., torch.Tensor]:
+    """A wrong ``batch_norm2d`` with the student's signature, one mistake switched on (for the visible
+    record: it updates the running statistics in place as the student's must)."""
+
+    def variant(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5):
+        if (training or eval_update) and running_mean is not None and not no_update:
+            m = 1 - momentum if inverted else momentum
+            with torch.no_grad():
+                running_mean.mul_(1 - m).add_(m * x.mean(dim=_CHANNEL))
+                running_var.mul_(1 - m).add_(m * x.var(dim=_CHANNEL, unbiased=not biased_running))
+        if training or eval_batch or running_mean is None:
+            mean = x.mean(dim=dims, keepdim=True)
+            var = x.var(dim=dims, keepdim=True, unbiased=unbiased_norm)
+        else:
+            mean, var = running_mean.reshape(1, -1, 1, 1), running_var.reshape(1, -1, 1, 1)
+        y = (x - mean) / (var.sqrt() + eps if eps_outside else (var + eps).sqrt())
+        if affine and weight is not None:
+            y = y * weight.reshape(1, -1, 1, 1)
+        if affine and bias is not None:
+            y = y + bias.reshape(1, -1, 1, 1)
+        return y
+
+    return variant
+
+
+def _batch_norm2d_call(x, running_mean, running_var, weight=None, bias=None, training=True, momentum=0.1,
+                       eps=1e-5):
+    """The reference with the student's signature: ``F.batch_norm``, updating the statistics in place."""
+    return pristine.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 def _bn_normalised(a: dict[str, Any], mean: torch.Tensor, var: torch.Tensor, *, eps_outside: bool = False,
@@ -450,7 +417,7 @@ def _bn_normalised(a: dict[str, Any], mean: torch.Tensor, var: torch.Tensor, *, 
 def _bn_batch_output(unbiased: bool = False, dims: tuple[int, ...] = _CHANNEL, eps_outside: bool = False,
                      affine: bool = True) -> Callable[..., Any]:
     def alternative(*args: Any, **kwargs: Any) -> torch.Tensor:
-        a = _bind(_bn_signature, Case(args, kwargs))
+        a = bind(bn_signature, Case(args, kwargs))
         x = a["x"]
         mean = x.mean(dim=dims, keepdim=True)
         var = x.var(dim=dims, keepdim=True, unbiased=unbiased)
@@ -463,7 +430,7 @@ def _bn_mode_output(eps_outside: bool = False, affine: bool = True) -> Callable[
     """The output with the statistics the mode should use, one other knob changed."""
 
     def alternative(*args: Any, **kwargs: Any) -> torch.Tensor:
-        a = _bind(_bn_signature, Case(args, kwargs))
+        a = bind(bn_signature, Case(args, kwargs))
         if a["training"] or a["running_mean"] is None:
             return _bn_batch_output(eps_outside=eps_outside, affine=affine)(*args, **kwargs)
         return _bn_normalised(a, a["running_mean"], a["running_var"], eps_outside=eps_outside, affine=affine)
@@ -475,7 +442,7 @@ def _bn_running(which: str, *, biased: bool = False, inverted: bool = False) -> 
     """``running_mean`` or ``running_var`` after one training step, one convention changed."""
 
     def alternative(*args: Any, **kwargs: Any) -> torch.Tensor:
-        a = _bind(_bn_signature, Case(args, kwargs))
+        a = bind(bn_signature, Case(args, kwargs))
         x, m = a["x"], a["momentum"]
         stat = x.mean(dim=_CHANNEL) if which == "mean" else x.var(dim=_CHANNEL, unbiased=not biased)
         old = a[f"running_{which}"]
@@ -488,7 +455,7 @@ def _bn_when(condition: Callable[[dict[str, Any]], bool], detect: Callable[..., 
     def guarded(case: Case, got: Any, expected: Any) -> bool:
         if not isinstance(got, tuple) or len(got) != 3:
             return False
-        return condition(_bind(_bn_signature, case)) and detect(case, got, expected)
+        return condition(bind(bn_signature, case)) and detect(case, got, expected)
 
     return guarded
 
@@ -502,13 +469,13 @@ def _eval(a: dict[str, Any]) -> bool:
 
 
 def _stats_changed(case: Case, got: Any, expected: Any) -> bool:
-    a = _bind(_bn_signature, case)
+    a = bind(bn_signature, case)
     same = _same(BN_TOLERANCE)
     return not (same(got[1], a["running_mean"]) and same(got[2], a["running_var"]))
 
 
 def _stats_unchanged(case: Case, got: Any, expected: Any) -> bool:
-    a = _bind(_bn_signature, case)
+    a = bind(bn_signature, case)
     same = _same(BN_TOLERANCE)
     return (same(got[1], a["running_mean"]) and same(got[2], a["running_var"])
             and not (same(expected[1], a["running_mean"]) and same(expected[2], a["running_var"])))
@@ -517,13 +484,16 @@ def _stats_unchanged(case: Case, got: Any, expected: Any) -> bool:
 BN_MISCONCEPTIONS = (
     Misconception("eval-uses-batch-stats", "in eval mode (training=False) normalise with running_mean and "
                   "running_var, not with the statistics of the batch",
-                  detect=_bn_when(_eval, _part_matches(0, _bn_batch_output(), tol=BN_TOLERANCE))),
+                  detect=_bn_when(_eval, _part_matches(0, _bn_batch_output(), tol=BN_TOLERANCE)),
+                  variant=_bn_variant(eval_batch=True)),
     Misconception("eval-updates-running-stats", "in eval mode the running statistics are only read, never "
-                  "updated", detect=_bn_when(_eval, _stats_changed)),
+                  "updated", detect=_bn_when(_eval, _stats_changed),
+                  variant=_bn_variant(eval_update=True)),
     Misconception("running-stats-not-updated", "running_mean and running_var were not changed in place: "
                   "update them with in-place ops (running_mean.mul_(1 - momentum).add_(momentum * mean)); "
                   "`running_mean = ...` only rebinds a local name",
-                  detect=_bn_when(_training_with_stats, _stats_unchanged)),
+                  detect=_bn_when(_training_with_stats, _stats_unchanged),
+                  variant=_bn_variant(no_update=True)),
     Misconception("momentum-inverted", "PyTorch's momentum is the weight of the NEW batch statistic: "
                   "running = (1 − momentum)·running + momentum·batch. CS231n's momentum is the weight of the "
                   "old value, the inverse convention",
@@ -531,25 +501,32 @@ BN_MISCONCEPTIONS = (
                       _part_matches(1, _bn_running("mean", inverted=True), tol=BN_TOLERANCE)(
                           case, got, expected)
                       or _part_matches(2, _bn_running("var", inverted=True), _bn_running(
-                          "var", inverted=True, biased=True), tol=BN_TOLERANCE)(case, got, expected)))),
+                          "var", inverted=True, biased=True), tol=BN_TOLERANCE)(case, got, expected))),
+                  variant=_bn_variant(inverted=True)),
     Misconception("running-var-biased", "running_var must use the unbiased variance (divide by n − 1, "
                   "n = N·H·W), while the output is normalised with the biased one (divide by n)",
                   detect=_bn_when(_training_with_stats, _part_matches(
-                      2, _bn_running("var", biased=True), tol=BN_TOLERANCE))),
+                      2, _bn_running("var", biased=True), tol=BN_TOLERANCE)),
+                  variant=_bn_variant(biased_running=True)),
     Misconception("normalised-with-unbiased-var", "normalise with the biased batch variance (divide by "
                   "n = N·H·W); only running_var stores the unbiased one",
-                  detect=_part_matches(0, _bn_batch_output(unbiased=True), tol=BN_TOLERANCE)),
+                  detect=_part_matches(0, _bn_batch_output(unbiased=True), tol=BN_TOLERANCE),
+                  variant=_bn_variant(unbiased_norm=True)),
     Misconception("stats-per-sample", "BatchNorm2d's statistics are per channel over (N, H, W); over "
                   "(H, W) of each sample alone is InstanceNorm",
-                  detect=_part_matches(0, _bn_batch_output(dims=(2, 3)), tol=BN_TOLERANCE)),
+                  detect=_part_matches(0, _bn_batch_output(dims=(2, 3)), tol=BN_TOLERANCE),
+                  variant=_bn_variant(dims=(2, 3))),
     Misconception("stats-over-all-channels", "compute one mean and one variance per channel (over N, H, W), "
                   "not one for the whole tensor",
-                  detect=_part_matches(0, _bn_batch_output(dims=(0, 1, 2, 3)), tol=BN_TOLERANCE)),
+                  detect=_part_matches(0, _bn_batch_output(dims=(0, 1, 2, 3)), tol=BN_TOLERANCE),
+                  variant=_bn_variant(dims=(0, 1, 2, 3))),
     Misconception("eps-outside-sqrt", "eps goes inside the square root: (x − μ) / √(σ² + eps)",
-                  detect=_part_matches(0, _bn_mode_output(eps_outside=True), tol=BN_TOLERANCE)),
+                  detect=_part_matches(0, _bn_mode_output(eps_outside=True), tol=BN_TOLERANCE),
+                  variant=_bn_variant(eps_outside=True)),
     Misconception("affine-ignored", "after normalising, scale by weight (γ) and shift by bias (β), "
                   "per channel",
-                  detect=_part_matches(0, _bn_mode_output(affine=False), tol=BN_TOLERANCE)),
+                  detect=_part_matches(0, _bn_mode_output(affine=False), tol=BN_TOLERANCE),
+                  variant=_bn_variant(affine=False)),
 )
 
 
@@ -557,7 +534,7 @@ def _bn_verify(exercise: Exercise, fn: Callable[..., Any], case: Case, visible: 
     received: dict[str, Any] = {}
 
     def with_state(*args: Any, **kwargs: Any) -> tuple:
-        a = _bind(_bn_signature, Case(args, kwargs), copy=False)  # the very tensors the student gets
+        a = bind(bn_signature, Case(args, kwargs), copy=False)  # the very tensors the student gets
         received["x"] = a["x"]
         received["x_before"] = a["x"].clone()
         out = fn(*args, **kwargs)
@@ -571,33 +548,8 @@ def _bn_verify(exercise: Exercise, fn: Callable[..., Any], case: Case, visible: 
     _judge_parts(exercise, case, got, expected, ("output", "running_mean", "running_var"), visible=visible)
 
 
-def _bn_visible() -> list[Case]:
-    r = RandomInputs(seed=64)
-
-    def batch(n: int, c: int, h: int, w: int) -> torch.Tensor:
-        return r.randn(n, c, h, w) * (r.rand(1, c, 1, 1) * 2 + 0.5) + r.randn(1, c, 1, 1)
-
-    ramp = torch.arange(8.0).reshape(2, 1, 2, 2)
-    return [
-        Case((ramp, torch.zeros(1), torch.ones(1)),
-             note="one channel holding 0..7: mean 3.5, biased variance 5.25, unbiased 6.0"),
-        Case((batch(2, 3, 3, 3), r.randn(3), r.rand(3) + 0.5, r.rand(3) + 0.5, r.randn(3)),
-             note="training with γ and β: output and both running statistics are compared"),
-        Case((batch(3, 2, 2, 2), r.randn(2), r.rand(2) + 0.5), {"momentum": 0.3},
-             note="momentum = 0.3 is the weight of the NEW batch statistic"),
-        Case((batch(2, 3, 2, 3), r.randn(3), r.rand(3) + 0.5, r.rand(3) + 0.5, r.randn(3)),
-             {"training": False},
-             note="eval mode: normalise with the running statistics and leave them unchanged"),
-        Case((batch(2, 2, 3, 3), None, None), note="track_running_stats=False: no running statistics at all"),
-        Case((batch(2, 2, 2, 2), r.randn(2), r.rand(2) + 0.5), {"eps": 0.5},
-             note="a large eps makes its place visible"),
-    ]
-
-
-register(Exercise(
-    name="batch_norm2d", notebook=NOTEBOOK, reference=batch_norm2d_reference, visible=_bn_visible,
-    misconceptions=BN_MISCONCEPTIONS, tolerance=BN_TOLERANCE, verify=_bn_verify, pure=False,
-))
+register(Exercise.from_spec(visible.SPECS["batch_norm2d"], _batch_norm2d_call, misconceptions=BN_MISCONCEPTIONS,
+                            verify=_bn_verify))
 
 
 def batch_norm2d_case(r: RandomInputs) -> Case:
@@ -627,59 +579,10 @@ def batch_norm2d_case(r: RandomInputs) -> Case:
 
 
 # ============================================================================ dropout
-# The drop rate is checked on at least RATE_MIN_ELEMENTS elements, within RATE_MARGIN of p.
-# By Hoeffding's inequality a correct solution misses that margin with probability at most
-# 2·exp(−2·n·margin²) = 2·exp(−40) ≈ 9e−18 for n = 50,000: it cannot flake. Cases keep p outside
-# [0.4, 0.6], so p and 1 − p are at least 0.2 = 10 margins apart.
-RATE_MIN_ELEMENTS = 50_000
-RATE_MARGIN = 0.02
-_RATIO_TOL = Tolerance(rtol=1e-5, atol=1e-6)
-
-
-@dataclass
-class SeededCase(Case):
-    """A dropout call; ``seed`` seeds the ``torch.Generator`` passed as ``generator``."""
-
-    seed: int = 0
-
-    def describe(self, name: str) -> str:
-        parts = [describe_value(a) for a in self.args]
-        parts += [f"{k}={describe_value(v)}" for k, v in self.kwargs.items() if k != "generator"]
-        parts.append(f"generator=torch.Generator().manual_seed({self.seed})")
-        return f"{name}({', '.join(parts)})"
-
-
-def _dropout_signature(x, p=0.5, training=True, generator=None): ...  # noqa: ANN001, ANN202, E704
-
-
-def _dropout_reference(x, p=0.5, training=True, generator=None):
-    """Only for shapes and the eval / p=0 / p=1 identities; random values are checked as properties."""
-    return pristine.dropout(x, p, training)
-
-
-def _close(a: torch.Tensor, b: torch.Tensor | float) -> bool:
-    """``|a - b| <= atol + rtol·|b|`` everywhere (cheap: dropout checks run on 100,000+ elements)."""
-    if isinstance(b, torch.Tensor):
-        bound = _RATIO_TOL.atol + _RATIO_TOL.rtol * b.abs()
-    else:
-        bound = _RATIO_TOL.atol + _RATIO_TOL.rtol * abs(b)
-    return bool(((a - b).abs() <= bound).all())
-
-
-def _scale_kind(ratios: torch.Tensor, p: float) -> str:
-    """What the kept elements were multiplied by."""
-    if ratios.numel() == 0:
-        return "none-kept"
-    candidates = {"inverted": 1 / (1 - p), "unscaled": 1.0, "divided-by-p": 1 / p, "times-keep": 1 - p,
-                  "times-p": p}
-    for kind, factor in candidates.items():
-        if _close(ratios, factor):
-            return kind
-    return "other"
-
-
+# The properties (and the drop-rate margin RATE_MARGIN on RATE_MIN_ELEMENTS elements, which a correct
+# solution cannot miss) are shared with the visible check: cnnlab.checks.layers_losses.dropout_verdict.
 def _dropout_verify(exercise: Exercise, fn: Callable[..., Any], case: Case, visible: bool) -> None:
-    a = _bind(_dropout_signature, case)
+    a = bind(dropout_signature, case)
     x, p, training = a["x"], float(a["p"]), bool(a["training"])
     seed = getattr(case, "seed", 0)
     where = f"on {case.describe(exercise.name)}" + (f"  ({case.note})" if case.note else "")
@@ -694,105 +597,24 @@ def _dropout_verify(exercise: Exercise, fn: Callable[..., Any], case: Case, visi
         seen: dict[str, torch.Tensor] = {}
 
         def spy(*args: Any, **kwargs: Any) -> Any:
-            seen["x"] = _bind(_dropout_signature, Case(args, kwargs), copy=False)["x"]
+            seen["x"] = bind(dropout_signature, Case(args, kwargs), copy=False)["x"]
             seen["before"] = seen["x"].clone()
             return fn(*args, **kwargs)
 
         out = exercise.call_student(spy, call, visible=visible)
-        if not pristine.equal(seen["x"], seen["before"]):
-            fail(dx.MUTATED_INPUT, "changed x in place; return a new tensor (x * mask / (1 - p))")
-        if not isinstance(out, torch.Tensor):
-            fail(dx.WRONG_TYPE, _GENERIC_HINTS[dx.WRONG_TYPE],
-                 f"expected a torch.Tensor, got {describe_value(out)}")
-        if out.shape != x.shape:
-            fail(dx.WRONG_SHAPE, _GENERIC_HINTS[dx.WRONG_SHAPE],
-                 f"expected shape {tuple(x.shape)}, got {tuple(out.shape)}")
-        if out.device != x.device:
-            fail(dx.WRONG_DEVICE, _GENERIC_HINTS[dx.WRONG_DEVICE],
-                 f"the input is on {x.device}, the result on {out.device}: "
-                 "draw the mask with device=x.device")
+        problem = dropout_output_problem(out, x, seen["x"], seen["before"])
+        if problem is not None:
+            fail(*problem)
         return out.detach()
 
-    out = run(seed)
-    finite = _is_finite_tensor(out)
-    if not training:
-        if _close(out, x):
-            return
-        if _close(out, x * (1 - p)):
-            fail("eval-scaled", "with inverted dropout, eval is the identity: the 1/(1 − p) scaling already "
-                 "happened in training (multiplying by 1 − p at test time is the old, non-inverted form)")
-        fail("dropout-in-eval", "in eval mode (training=False) dropout does nothing: return x unchanged")
-    if p == 0.0:
-        if not finite or bool((out == 0).all()):
-            fail("p-is-keep-probability", "PyTorch's p is the probability to DROP an element "
-                 "(CS231n's p is the probability to keep it): p = 0 keeps everything")
-        if not _close(out, x):
-            fail("p-zero-not-identity", "with p = 0 nothing is dropped and 1/(1 − p) = 1: "
-                 "the result equals x")
-        return
-    if p == 1.0:
-        if not finite:
-            fail("p-one-nan", "with p = 1 every element is dropped, and 0 · x/(1 − p) = 0 · inf = nan: "
-                 "handle p = 1 separately and return zeros")
-        if _close(out, x):
-            fail("p-is-keep-probability", "PyTorch's p is the probability to DROP an element "
-                 "(CS231n's p is the probability to keep it): p = 1 drops everything")
-        if not bool((out == 0).all()):
-            fail(dx.WRONG_VALUE, "with p = 1 every element is dropped: the result is all zeros")
-        return
-    if not finite:
-        fail(dx.NOT_FINITE, _GENERIC_HINTS[dx.NOT_FINITE])
-    informative = x != 0
-    kept = (out != 0) & informative
-    scale = _scale_kind(out[kept] / x[kept], p)
-    n = int(informative.sum())
-    dropped = 1.0 - int(kept.sum()) / max(n, 1)
-    rate = "unknown"
-    if n >= RATE_MIN_ELEMENTS:
-        if abs(dropped - p) <= RATE_MARGIN:
-            rate = "p"
-        elif abs(dropped - (1 - p)) <= RATE_MARGIN:
-            rate = "keep"
-        else:
-            rate = "other"
-    measured = f"dropped {dropped:.1%} of {n} elements; kept elements were multiplied by {scale}"
-    if rate == "keep":
-        fail("p-is-keep-probability", "PyTorch's p is the probability to DROP an element (CS231n's p is the "
-             "probability to keep it): drop with probability p, then divide the kept ones by 1 − p", measured)
-    if scale == "unscaled":
-        fail("dropout-not-rescaled", "inverted dropout divides the kept elements by 1 − p, so that the "
-             "expected output equals x and eval needs no change", measured)
-    if scale in ("divided-by-p", "times-keep", "times-p"):
-        fail("wrong-rescale", "divide the kept elements by the keep probability 1 − p", measured)
-    if scale == "other":
-        fail("dropout-wrong-values", "every output element must be either 0 or x / (1 − p)", measured)
-    if rate == "other":
-        fail("wrong-drop-rate", f"about a fraction p = {p:g} of the elements must be dropped", measured)
-    if not _close(run(seed), out):
-        fail("generator-ignored", "draw the random mask with the `generator` argument, e.g. torch.rand("
-             "x.shape, generator=generator, device=x.device): the same seed must give the same mask")
-    if n >= 2000 and _close(run(seed + 1), out):  # two masks agree with probability < 0.91^2000
-        fail("mask-not-random", "two different seeds gave the same mask: draw a new random mask "
-             "on every call")
-    if n >= RATE_MIN_ELEMENTS:
+    verdict = dropout_verdict(x, p, training, run(seed), run, seed)
+    if verdict is not None:
+        fail(*verdict)
+    if training and 0.0 < p < 1.0 and int((x != 0).sum()) >= RATE_MIN_ELEMENTS:
         run(None)  # generator=None must work too (the global generator)
 
 
-def _dropout_visible() -> list[Case]:
-    r = RandomInputs(seed=65)
-    return [
-        SeededCase((r.randn(250, 200),), {"p": 0.3}, "50,000 elements: about 30% dropped", seed=1),
-        SeededCase((r.randn(200, 250),), {"p": 0.8}, "p = 0.8 is the probability to DROP", seed=2),
-        SeededCase((r.randn(3, 4),), {"p": 0.5, "training": False}, "eval mode is the identity", seed=3),
-        SeededCase((r.randn(2, 5),), {"p": 0.0}, "p = 0 drops nothing", seed=4),
-        SeededCase((r.randn(2, 5),), {"p": 1.0}, "p = 1 drops everything: zeros, not nan", seed=5),
-    ]
-
-
-register(Exercise(
-    name="dropout", notebook=NOTEBOOK, reference=_dropout_reference, visible=_dropout_visible,
-    verify=_dropout_verify, tolerance=_RATIO_TOL, pure=False,  # the verifier checks x itself, cheaply
-))
+register(Exercise.from_spec(visible.SPECS["dropout"], None, verify=_dropout_verify))
 
 
 def dropout_case(r: RandomInputs, *, large: bool = True) -> SeededCase:
@@ -817,9 +639,6 @@ def dropout_case(r: RandomInputs, *, large: bool = True) -> SeededCase:
 
 
 # ==================================================================== classification
-LOSS_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-5)
-
-
 def _weighted_by_count(log_probs, target, weight=None, reduction="mean"):
     """The weighted sum divided by the number of targets instead of the sum of their weights."""
     if weight is None or reduction != "mean":
@@ -887,9 +706,7 @@ def _ce_always_mean(logits, target, weight=None, reduction="mean"):
 
 
 CE_MISCONCEPTIONS = (
-    Misconception("softmax-overflow", "exp(1000) overflows to inf and inf/inf is nan: subtract each row's "
-                  "maximum before exp, i.e. log_softmax(z) = z − max − log Σ exp(z − max) (torch.logsumexp "
-                  "does this)", detect=_nonfinite_where_finite),
+    Misconception(*visible.SOFTMAX_OVERFLOW, detect=visible.nonfinite_where_finite),
     Misconception("max-added-back", "z − logsumexp(z) adds the maximum M back and then subtracts a number "
                   "near z: at z ≈ 1000 float32 numbers are 6e−5 apart, so a small loss loses its digits. "
                   "Compute (z − M) − log Σ exp(z − M), as log_softmax does", variant=_ce_max_added_back),
@@ -911,46 +728,8 @@ def _ce_reference(logits, target, weight=None, reduction="mean"):
     return pristine.cross_entropy(logits, target, weight=weight, reduction=reduction)
 
 
-def _classification_visible(log_probs: bool) -> Callable[[], list[Case]]:
-    def cases() -> list[Case]:
-        r = RandomInputs(seed=66)
-
-        def inputs(*shape: int) -> torch.Tensor:
-            z = r.randn(*shape) * 2
-            return pristine.log_softmax(z, 1) if log_probs else z
-
-        target = torch.tensor([0, 2, 1, 2])
-        weight = torch.tensor([1.0, 2.0, 0.5])
-        huge = torch.tensor([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -999.0], [0.0, 1000.0, 999.0],
-                             [5.0, 1.0, -1000.0]])
-        out = [Case((inputs(4, 3), target), note="4 samples, 3 classes, reduction='mean'")]
-        if not log_probs:
-            out.append(Case((huge, target),
-                            note="logits of ±1000: exp overflows unless you shift by the max"))
-            out.append(Case((torch.tensor([[1000.0, 993.1, 0.0], [993.1, -50.0, 1000.0]]), torch.tensor([0, 2])),
-                            {"reduction": "none"}, note="small losses next to large logits: subtract the "
-                            "max and do not add it back"))
-        out += [
-            Case((inputs(4, 3), target, weight),
-                 note="class weights: the mean divides by Σ weight[target] = 4"),
-            Case((inputs(4, 3), target, weight), {"reduction": "none"}, note="one weighted loss per sample"),
-            Case((inputs(4, 3), target), {"reduction": "sum"}),
-            Case((inputs(2, 3, 2, 2), torch.tensor([[[0, 1], [2, 2]], [[1, 0], [0, 2]]]), weight),
-                 note="(N, C, H, W) scores and (N, H, W) targets, as in segmentation"),
-        ]
-        return out
-
-    return cases
-
-
-register(Exercise(
-    name="nll_loss", notebook=NOTEBOOK, reference=_nll_reference, visible=_classification_visible(True),
-    misconceptions=NLL_MISCONCEPTIONS, tolerance=LOSS_TOLERANCE,
-))
-register(Exercise(
-    name="cross_entropy", notebook=NOTEBOOK, reference=_ce_reference, visible=_classification_visible(False),
-    misconceptions=CE_MISCONCEPTIONS, tolerance=LOSS_TOLERANCE,
-))
+register(Exercise.from_spec(visible.SPECS["nll_loss"], _nll_reference, misconceptions=NLL_MISCONCEPTIONS))
+register(Exercise.from_spec(visible.SPECS["cross_entropy"], _ce_reference, misconceptions=CE_MISCONCEPTIONS))
 
 
 def classification_case(r: RandomInputs, *, log_probs: bool = False, extreme: bool = False) -> Case:
@@ -989,27 +768,9 @@ def _bce_swapped(probs, target, reduction="mean"):
     return pristine.binary_cross_entropy(probs, 1 - target, reduction=reduction)
 
 
-def _bce_eps_clamped(case: Case, got: Any, expected: Any) -> bool:
-    """Right wherever 0 < p < 1, finite but different where p is exactly 0 or 1 (reduction='none')."""
-    a = _bind(_bce_signature, case)
-    if a["reduction"] != "none" or not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-        return False
-    edge = (a["probs"] == 0) | (a["probs"] == 1)
-    if not bool(edge.any()) or not _is_finite_tensor(got):
-        return False
-    same = _same(LOSS_TOLERANCE)
-    return same(got[~edge], expected[~edge]) and not same(got[edge], expected[edge])
-
-
-def _bce_signature(probs, target, reduction="mean"): ...  # noqa: ANN001, ANN202, E704
-
-
 BCE_MISCONCEPTIONS = (
-    Misconception("log-not-clamped", "log(0) = −inf, and 0·(−inf) = nan: clamp each log term at −100 as "
-                  "PyTorch does, torch.clamp(torch.log(p), min=-100)", detect=_nonfinite_where_finite),
-    Misconception("eps-instead-of-clamp", "PyTorch clamps each log term at −100 (a certain, wrong prediction "
-                  "costs exactly 100); adding an eps to p or clamping p gives a different number",
-                  detect=_bce_eps_clamped),
+    Misconception(*visible.LOG_NOT_CLAMPED, detect=visible.nonfinite_where_finite),
+    Misconception(*visible.EPS_INSTEAD_OF_CLAMP, detect=visible.bce_eps_clamped),
     Misconception("sign-flipped", "BCE is −[y·log p + (1 − y)·log(1 − p)]: mind the minus sign",
                   variant=_bce_sign_flipped),
     Misconception("bce-terms-swapped", "y multiplies log p and (1 − y) multiplies log(1 − p)",
@@ -1026,8 +787,7 @@ def _bcel_sign_flipped(logits, target, reduction="mean"):
 
 
 BCE_LOGITS_MISCONCEPTIONS = (
-    Misconception("exp-overflow", "log(1 + exp(−x)) overflows for x ≪ 0: use the stable form "
-                  "max(x, 0) − x·y + log(1 + exp(−|x|))", detect=_nonfinite_where_finite),
+    Misconception(*visible.BCE_LOGITS_OVERFLOW, detect=visible.nonfinite_where_finite),
     Misconception("sigmoid-then-bce", "σ(x) rounds to exactly 1 in float32 once x > 17, so log(1 − σ(x)) "
                   "hits the −100 clamp: never go through probabilities, use max(x, 0) − x·y + "
                   "log(1 + exp(−|x|))",
@@ -1037,36 +797,10 @@ BCE_LOGITS_MISCONCEPTIONS = (
 )
 
 
-def _bce_visible() -> list[Case]:
-    r = RandomInputs(seed=67)
-    y = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0])
-    return [
-        Case((r.rand(5) * 0.9 + 0.05, y), note="probabilities and hard 0/1 targets"),
-        Case((r.rand(2, 3) * 0.9 + 0.05, r.rand(2, 3)), {"reduction": "none"}, note="soft targets in [0, 1]"),
-        Case((torch.tensor([0.0, 1.0, 0.0, 1.0, 0.5]), y), {"reduction": "none"},
-             note="p exactly 0 or 1: each log is clamped at −100"),
-        Case((r.rand(3, 4) * 0.9 + 0.05, (r.rand(3, 4) > 0.5).float()), {"reduction": "sum"}),
-    ]
-
-
-def _bce_logits_visible() -> list[Case]:
-    r = RandomInputs(seed=68)
-    return [
-        Case((r.randn(6) * 3, torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 0.0])), note="logits and 0/1 targets"),
-        Case((torch.tensor([1000.0, -1000.0, 30.0, -30.0, 0.0]), torch.tensor([0.0, 1.0, 0.0, 1.0, 1.0])),
-             {"reduction": "none"}, note="huge logits: the loss is about |x|, not nan and not 100"),
-        Case((r.randn(2, 3) * 3, r.rand(2, 3)), {"reduction": "sum"}, note="soft targets"),
-    ]
-
-
-register(Exercise(
-    name="binary_cross_entropy", notebook=NOTEBOOK, reference=_bce_reference, visible=_bce_visible,
-    misconceptions=BCE_MISCONCEPTIONS, tolerance=LOSS_TOLERANCE,
-))
-register(Exercise(
-    name="binary_cross_entropy_with_logits", notebook=NOTEBOOK, reference=_bce_with_logits_reference,
-    visible=_bce_logits_visible, misconceptions=BCE_LOGITS_MISCONCEPTIONS, tolerance=LOSS_TOLERANCE,
-))
+register(Exercise.from_spec(visible.SPECS["binary_cross_entropy"], _bce_reference,
+                            misconceptions=BCE_MISCONCEPTIONS))
+register(Exercise.from_spec(visible.SPECS["binary_cross_entropy_with_logits"], _bce_with_logits_reference,
+                            misconceptions=BCE_LOGITS_MISCONCEPTIONS))
 
 
 def bce_case(r: RandomInputs, *, logits: bool = False) -> Case:
@@ -1161,28 +895,8 @@ REGRESSION_SPECS: dict[str, tuple[Callable[..., Any], tuple[Misconception, ...]]
 }
 
 
-def _regression_visible(name: str) -> Callable[[], list[Case]]:
-    def cases() -> list[Case]:
-        r = RandomInputs(seed=69)
-        pred = torch.tensor([0.0, 0.5, -2.0, 3.0])
-        goal = torch.tensor([0.2, -0.5, 1.0, 3.0])
-        out = [Case((pred, goal), note="errors −0.2, 1, −3 and 0"),
-               Case((r.randn(2, 3), r.randn(2, 3)), {"reduction": "none"}),
-               Case((r.randn(3, 4), r.randn(3, 4)), {"reduction": "sum"})]
-        if name == "smooth_l1_loss":
-            out += [Case((pred, goal), {"beta": 0.5, "reduction": "none"}, note="beta = 0.5"),
-                    Case((pred, goal), {"beta": 2.0, "reduction": "none"}, note="beta = 2"),
-                    Case((pred, goal), {"beta": 0.0}, note="beta = 0 is plain L1")]
-        return out
-
-    return cases
-
-
 for _name, (_reference, _misconceptions) in REGRESSION_SPECS.items():
-    register(Exercise(
-        name=_name, notebook=NOTEBOOK, reference=_reference, visible=_regression_visible(_name),
-        misconceptions=_misconceptions, tolerance=LOSS_TOLERANCE,
-    ))
+    register(Exercise.from_spec(visible.SPECS[_name], _reference, misconceptions=_misconceptions))
 
 
 def regression_case(r: RandomInputs, name: str) -> Case:
@@ -1233,22 +947,7 @@ PD_MISCONCEPTIONS = (
 )
 
 
-def _pd_visible() -> list[Case]:
-    r = RandomInputs(seed=70)
-    a, b = torch.tensor([[0.0, 0.0], [1.0, 1.0]]), torch.tensor([[3.0, 4.0], [1.0, 1.0]])
-    return [
-        Case((a, b), note="the 3-4-5 triangle; identical vectors are eps·√2 apart"),
-        Case((r.randn(4, 5), r.randn(4, 5)), {"p": 1.0}, note="p = 1: the sum of absolute differences"),
-        Case((r.randn(4, 5), r.randn(4, 5)), {"p": 3.0}),
-        Case((r.randn(3, 4), r.randn(3, 4)), {"eps": 0.5}, note="a large eps makes its place visible"),
-        Case((r.randn(6), r.randn(6)), note="two single vectors: a 0-d result"),
-    ]
-
-
-register(Exercise(
-    name="pairwise_distance", notebook=NOTEBOOK, reference=_pd_reference, visible=_pd_visible,
-    misconceptions=PD_MISCONCEPTIONS, tolerance=LOSS_TOLERANCE,
-))
+register(Exercise.from_spec(visible.SPECS["pairwise_distance"], _pd_reference, misconceptions=PD_MISCONCEPTIONS))
 
 
 def pairwise_distance_case(r: RandomInputs) -> Case:
@@ -1266,8 +965,8 @@ def pairwise_distance_case(r: RandomInputs) -> Case:
 
 __all__ = [
     "ACTIVATIONS", "BATCH_NORMS", "BCE", "BCE_LOGITS", "DISTANCES", "DROPOUTS", "LINEAR", "NLL",
-    "REGRESSION", "SOFTMAX_NLL", "SeededCase", "activation_case", "batch_norm2d_case",
-    "batch_norm2d_reference", "bce_case", "classification_case", "collapse_linear_case",
+    "RATE_MARGIN", "RATE_MIN_ELEMENTS", "REGRESSION", "SOFTMAX_NLL", "SeededCase", "activation_case",
+    "batch_norm2d_case", "batch_norm2d_reference", "bce_case", "classification_case", "collapse_linear_case",
     "collapse_linear_reference", "dropout_case", "forbid_calls", "linear_case", "pairwise_distance_case",
     "regression_case", "torch_calls",
 ]
