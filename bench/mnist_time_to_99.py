@@ -22,10 +22,10 @@ import time  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from autograder.exercises.mnist_convnet import count_correct  # noqa: E402
 from autograder.solutions import solution_namespace  # noqa: E402
 from cnnlab.data import DataMissing, TensorLoader, mnist_tensors  # noqa: E402
 from cnnlab.device import describe  # noqa: E402
-from autograder.exercises.mnist_convnet import count_correct  # noqa: E402
 from cnnlab.training import RECIPE  # noqa: E402
 
 CHECKS_PER_EPOCH = 4

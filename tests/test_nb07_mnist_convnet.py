@@ -24,11 +24,13 @@ from helpers import COURSE, solution_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autograder.exercises import get_exercise
+from autograder.exercises import mnist_convnet as ex
+from autograder.hidden import hidden_tests
 from cnnlab import a11y, check
 from cnnlab.data import ALLOW_DOWNLOAD_ENV, DataMissing, TensorLoader, load_mnist
 from cnnlab.diagnosis import CheckFailed
-from autograder.exercises import mnist_convnet as ex
-from autograder.hidden import hidden_tests
+from cnnlab.expected import load_expected
 from cnnlab.models import SeedMNISTNet
 
 matplotlib.use("Agg")
@@ -443,6 +445,127 @@ def test_model_check_counts_independently() -> None:
     assert ex.count_correct(net, x, y, 777) == plain
     order = torch.randperm(len(y))
     assert ex.count_correct(net, x[order], y[order], 1100) == plain
+
+
+# ------------------------------------------------------------------ visible checks: recorded data only
+class Oracle(nn.Module):
+    """Looks each test digit up in a copy of the test set: a "trained model" at 100 % without training.
+
+    It has the seed's 21,840 parameters (unused) and keeps the test set in buffers, so the visible
+    `model` check can be passed here in a second instead of the training cell's minute.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        from cnnlab.data import mnist_tensors
+
+        x, y = mnist_tensors(train=False)
+        self.unused = nn.Parameter(torch.zeros(ex.EXPECTED_PARAMS))
+        self.register_buffer("proj", torch.randn(784, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+        keys = x.flatten(1).double() @ self.proj
+        order = keys.argsort()
+        self.register_buffer("keys", keys[order])
+        self.register_buffer("labels", y[order])
+
+    def forward(self, x):
+        idx = torch.searchsorted(self.keys, x.flatten(1).double() @ self.proj).clamp(max=len(self.keys) - 1)
+        return F.one_hot(self.labels[idx], 10).float() + 0 * self.unused[:1]
+
+
+def _fails_with(name: str, fn) -> tuple[str, str] | None:
+    try:
+        check(name, fn, quiet=True)
+    except CheckFailed as failure:
+        return failure.tag, failure.hint
+    return None
+
+
+def test_visible_checks_use_recorded_data(sol) -> None:
+    """The solution passes every visible check, judged against the results recorded at release; each
+    recorded wrong variant of the grader fails them with its own tag and hint."""
+    recorded = load_expected(NB)
+    assert set(recorded) == {"MNISTConvNet", "train_one_epoch", "evaluate", "model"}
+    for name in ("MNISTConvNet", "train_one_epoch", "evaluate"):
+        check(name, getattr(sol, name), quiet=True)
+    check("model", Oracle(), quiet=True)
+    assert all(r["expected"] is None and not r["variants"] for r in recorded["model"]["results"])
+    for name, record in recorded.items():
+        variants = [m for m in get_exercise(name).misconceptions if m.variant is not None]
+        in_record = {(v["tag"], v["hint"]) for r in record["results"] for v in r["variants"]}
+        assert in_record == {(m.tag, m.hint) for m in variants}, name
+        for m in variants:
+            assert _fails_with(name, m.variant) == (m.tag, m.hint), (name, m.tag, m.hint)
+
+
+def test_visible_checks_judge_against_the_record(sol) -> None:
+    """Change a recorded value and the solution fails: the visible checks compare with the record."""
+    import cnnlab.selfcheck as selfcheck
+
+    recorded = load_expected(NB)
+
+    def shifted(name: str, change):
+        data = {k: dict(v) for k, v in recorded.items()}
+        data[name]["results"] = [dict(r) for r in data[name]["results"]]
+        change(data[name]["results"][0])
+        return mock.patch.object(selfcheck, "load_expected", lambda notebook: data)
+
+    def accuracy(result):
+        result["expected"] = {**result["expected"], "accuracy": result["expected"]["accuracy"] + 0.25}
+
+    def loss(result):
+        summary, params = result["expected"]
+        result["expected"] = ({**summary, "loss": summary["loss"] + 0.5}, params)
+
+    def params(result):  # the reference and its variants all recorded with other parameters
+        def moved(value):
+            return value[0], tuple((k, v + 1.0) for k, v in value[1])
+
+        result["expected"] = moved(result["expected"])
+        result["variants"] = [{**v, "value": moved(v["value"])} for v in result["variants"]]
+
+    def total(result):
+        result["expected"] = {**result["expected"], "total": 21_841}
+
+    with shifted("evaluate", accuracy):
+        assert _fails_with("evaluate", sol.evaluate)[0] == "evaluate-wrong"
+    with shifted("train_one_epoch", loss):
+        assert _fails_with("train_one_epoch", sol.train_one_epoch)[0] == "mean-loss-wrong"
+    with shifted("train_one_epoch", params):
+        assert _fails_with("train_one_epoch", sol.train_one_epoch)[0] == "wrong-value"
+    with shifted("MNISTConvNet", total):
+        assert _fails_with("MNISTConvNet", sol.MNISTConvNet)[0] == "wrong-parameter-count"
+
+
+def test_other_nonlinearities_and_functional_layers_pass() -> None:
+    """The visible check's affine test needs both scalings (tanh is odd, yet not linear), and says
+    nothing when fc1 is not called as a module."""
+
+    class Tanh(_Layers):
+        def forward(self, x):
+            return self.fc2(torch.tanh(self.fc1(self.features(x).flatten(1))))
+
+    class FunctionalFc1(_Layers):  # fc1's weights through F.linear: its forward hook never fires
+        def forward(self, x):
+            h = F.linear(self.features(x).flatten(1), self.fc1.weight, self.fc1.bias)
+            return self.fc2(F.relu(h))
+
+    assert visible_tag("MNISTConvNet", Tanh) is None
+    assert visible_tag("MNISTConvNet", FunctionalFc1) is None
+
+
+def test_the_student_library_holds_no_answer_network() -> None:
+    """The fixed network is the grader's; the course's SeedMNISTNet keeps post [5]'s missing ReLU."""
+    assert visible_tag("MNISTConvNet", ex.ReferenceMNISTNet) is None
+
+    class Measuring(nn.Module):  # SeedMNISTNet's layers and forward, without subclassing it
+        def __init__(self) -> None:
+            super().__init__()
+            for name, layer in SeedMNISTNet().named_children():
+                setattr(self, name, layer)
+
+        forward = SeedMNISTNet.forward
+
+    assert visible_tag("MNISTConvNet", Measuring) == "missing-nonlinearity"
 
 
 # ------------------------------------------------------------------ notebook, data, plots

@@ -1,67 +1,79 @@
-"""Notebook 07, MNIST end to end: the seed's network fixed, one training epoch, evaluation, the trained model.
+"""Notebook 07, MNIST end to end, the grader's side: the fixed network, the reference loops, their known
+wrong variants, the hidden case generators and the hidden verifiers.
 
 The four exercises are *property* exercises (``verify=``): a network class, a training loop,
 an evaluation loop and a trained model cannot be compared with one reference value. Each
-check builds its own small, deterministic models and batches from a seed, runs the student's
-code and the reference on identical copies, and explains a difference with a tagged
+hidden check builds its own small, deterministic models and batches from a seed, runs the
+student's code and the reference on identical copies, and explains a difference with a tagged
 misconception (``[batch-dimension-lost]``, ``[missing-nonlinearity]``, ``[mean-loss-wrong]``...).
+The visible cases, the case classes and the property judges of the visible checks live in
+:mod:`cnnlab.checks.mnist_convnet`; at release the reference and the wrong variants below are
+run on the visible cases, and their observations are recorded for the student's library.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from autograder.exercises.base import Exercise, register
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
 from cnnlab.cases import Case, RandomInputs
+from cnnlab.checks import mnist_convnet as checks
+from cnnlab.checks.calling import NOT_IMPLEMENTED_HINT
+from cnnlab.checks.mnist_convnet import (
+    ACCURACY_BAR,
+    BATCH_HINT,
+    BATCH_LOST,
+    BELOW_BAR,
+    DATA_MISSING,
+    EVALUATE_WRONG,
+    EXPECTED_PARAMS,
+    GRAD_NOT_ZEROED,
+    LAYER_PARAMS,
+    LOSS_NOT_DECREASING,
+    LOSS_NOT_FLOAT,
+    MEAN_LOSS_WRONG,
+    MISSING_NONLINEARITY,
+    SCHEDULER,
+    SCHEDULER_ORDER,
+    SOFTMAX_NOT_LOGITS,
+    SOFTMAX_OVER_BATCH,
+    TRAIN_MODE,
+    TRAIN_STATE_TOL,
+    WRONG_LAYERS,
+    WRONG_LOSS,
+    WRONG_PARAM_COUNT,
+    AccuracyCase,
+    EvalSpec,
+    NetCase,
+    TrainSpec,
+)
 from cnnlab.data import TensorLoader
 from cnnlab.diagnosis import student_frame
-from cnnlab.harness import CountingScheduler, InverseDecay, ProbeNet, Recorder
+from cnnlab.harness import CountingScheduler, ProbeNet, Recorder
 from cnnlab.models import SeedMNISTNet
 from cnnlab.settings import single_thread
 
-NOTEBOOK = "07_mnist_convnet"
-EXPECTED_PARAMS = 21_840
-LAYER_PARAMS = {"conv1": 260, "conv2": 5_020, "fc1": 16_050, "fc2": 510}
-ACCURACY_BAR = 0.99
-TEST_SET_SIZE = 10_000
-NOT_IMPLEMENTED_HINT = "not implemented yet: replace `raise NotImplementedError()` with your code"
-
-BATCH_LOST = "batch-dimension-lost"
-MISSING_NONLINEARITY = "missing-nonlinearity"
-WRONG_PARAM_COUNT = "wrong-parameter-count"
-WRONG_LAYERS = "wrong-layers"
-SOFTMAX_NOT_LOGITS = "softmax-not-logits"
-SOFTMAX_OVER_BATCH = "softmax-over-batch"
-LOSS_NOT_DECREASING = "loss-not-decreasing"
-GRAD_NOT_ZEROED = "grad-not-zeroed"
-MEAN_LOSS_WRONG = "mean-loss-wrong"
-LOSS_NOT_FLOAT = "loss-not-float"
-TRAIN_MODE = "train-mode-not-set"
-SCHEDULER = "scheduler-not-stepped"
-SCHEDULER_ORDER = "scheduler-order"
-WRONG_LOSS = "wrong-loss-function"
-EVALUATE_WRONG = "evaluate-wrong"
-BELOW_BAR = "accuracy-below-99"
-NOT_ON_DEVICE = "batch-not-on-device"
-LOADER_DATASET = "used-loader-dataset"
-DATA_MISSING = "data-missing"
-
-BATCH_HINT = (
-    "the batch dimension is lost: flatten each image with x.flatten(1) (or "
-    "x.view(x.size(0), -1)), never .view(320), which only works for one image"
-)
-
+# The helpers the verifiers share with the visible checks (none of them is an answer).
+_explain_error = checks.explain_error
+_init_ = checks.init_
+_state = checks.state
+_same_state = checks.same_state
+_count_params = checks.count_params
+_param_breakdown = checks.param_breakdown
+_as_number = checks.as_number
+_close = checks.close
+_batch_loss = checks.batch_loss
+_model_device = checks.model_device
 
 one_thread = single_thread  # tiny tensors: one CPU thread, no waiting for a busy second one
 
@@ -76,28 +88,6 @@ def _single_threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # ------------------------------------------------------------------------ shared helpers
-def _fail(exercise: Exercise, tag: str, hint: str, details: str = "", *, visible: bool) -> dx.CheckFailed:
-    return dx.CheckFailed(exercise.name, tag, hint, details, visible=visible)
-
-
-def _explain_error(exc: BaseException) -> tuple[str, str]:
-    """A tag and hint for an exception raised by student code."""
-    text = str(exc)
-    if isinstance(exc, AttributeError) and "dataset" in text:
-        return LOADER_DATASET, (
-            "used loader.dataset: the loader may be any iterable of (x, y) batches "
-            "(a TensorLoader, a tqdm bar); count the samples as you go with y.shape[0]"
-        )
-    if isinstance(exc, TypeError) and "scheduler" in text:
-        return SCHEDULER, "the contract has a fourth argument scheduler=None: accept it and step it per batch"
-    if "same device" in text or ("Input type" in text and "weight type" in text):
-        return (
-            NOT_ON_DEVICE,
-            "move every batch to the model's device first: x, y = x.to(device), y.to(device)",
-        )
-    return dx.RAISED, f"raised {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
-
-
 def _call(
     exercise: Exercise, fn: Callable[..., Any], args: tuple, kwargs: dict, *, visible: bool, what: str
 ) -> Any:
@@ -105,12 +95,12 @@ def _call(
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
-        raise _fail(exercise, dx.NOT_IMPLEMENTED, NOT_IMPLEMENTED_HINT, visible=visible) from None
+        raise dx.CheckFailed(exercise.name, dx.NOT_IMPLEMENTED, NOT_IMPLEMENTED_HINT, visible=visible) from None
     except dx.CheckFailed:
         raise
     except Exception as exc:
         tag, hint = _explain_error(exc)
-        raise _fail(exercise, tag, hint, f"on {what}\n{student_frame(exc)}", visible=visible) from None
+        raise dx.CheckFailed(exercise.name, tag, hint, f"on {what}\n{student_frame(exc)}", visible=visible) from None
 
 
 def _quietly(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -120,74 +110,11 @@ def _quietly(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
-def _init_(module: nn.Module, gen: torch.Generator) -> nn.Module:
-    """Re-initialise every parameter from ``gen`` (PyTorch's default scale, without the global RNG)."""
-    with torch.no_grad():
-        for mod in module.modules():
-            weight = getattr(mod, "weight", None)
-            if not isinstance(weight, nn.Parameter):
-                continue
-            bound = 1.0 / math.sqrt(max(1, weight[0].numel()))
-            for p in (weight, getattr(mod, "bias", None)):
-                if isinstance(p, nn.Parameter):
-                    p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
-    return module
-
-
-
-
-
-
-def _state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], rtol: float, atol: float) -> bool:
-    return a.keys() == b.keys() and all(
-        a[k].shape == b[k].shape
-        and bool(pristine.allclose(a[k].double(), b[k].double(), rtol=rtol, atol=atol))
-        for k in a
-    )
-
-
-def _count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def _param_breakdown(model: nn.Module) -> str:
-    parts = [
-        f"{name} {sum(p.numel() for p in child.parameters()):,}"
-        for name, child in model.named_children()
-        if any(True for _ in child.parameters())
-    ]
-    return ", ".join(parts) or "no submodules"
-
-
-def _as_number(value: Any) -> float | None:
-    """``value`` as a float when it is a real number or a one-element tensor without a graph."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.requires_grad:
-        return float(value.item())
-    return None
-
-
 # ------------------------------------------------------------------------ MNISTConvNet
-@dataclass
-class NetCase(Case):
-    """One property of the network: ``kind`` says which; ``args`` holds the input batch, if any."""
-
-    kind: str = "shape"
-    seed: int = 0
-    device: str = "cpu"
-
-
 def _build_net(exercise: Exercise, cls: Any, case: NetCase, visible: bool) -> nn.Module:
     if not isinstance(cls, type) and not getattr(cls, "remote", False):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_TYPE,
             "MNISTConvNet must be a class (a subclass of nn.Module)",
             f"got {type(cls).__name__}",
@@ -197,16 +124,16 @@ def _build_net(exercise: Exercise, cls: Any, case: NetCase, visible: bool) -> nn
         torch.manual_seed(case.seed)
         net = _call(exercise, cls, (), {}, visible=visible, what="MNISTConvNet()")
     if isinstance(net, nn.Module) and any(isinstance(m, SeedMNISTNet) for m in net.modules()):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.USED_BUILTIN,
             "build the network yourself from nn.Conv2d, nn.MaxPool2d and nn.Linear, "
             "not from the course's cnnlab.models.SeedMNISTNet",
             visible=visible,
         )
     if not isinstance(net, nn.Module):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_TYPE,
             "MNISTConvNet() must build an nn.Module",
             f"got {type(net).__name__}",
@@ -223,7 +150,7 @@ def _forward(exercise: Exercise, net: nn.Module, x: torch.Tensor, visible: bool)
         with torch.no_grad():
             out = net(x.clone())
     except NotImplementedError:
-        raise _fail(exercise, dx.NOT_IMPLEMENTED, NOT_IMPLEMENTED_HINT, visible=visible) from None
+        raise dx.CheckFailed(exercise.name, dx.NOT_IMPLEMENTED, NOT_IMPLEMENTED_HINT, visible=visible) from None
     except dx.CheckFailed:
         raise
     except Exception as exc:
@@ -236,8 +163,8 @@ def _forward(exercise: Exercise, net: nn.Module, x: torch.Tensor, visible: bool)
             except Exception:
                 single_ok = False
         if single_ok:
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 BATCH_LOST,
                 BATCH_HINT,
                 f"one image works, but {what} raised {type(exc).__name__}: {str(exc).splitlines()[0]}\n"
@@ -245,10 +172,10 @@ def _forward(exercise: Exercise, net: nn.Module, x: torch.Tensor, visible: bool)
                 visible=visible,
             ) from None
         tag, hint = _explain_error(exc)
-        raise _fail(exercise, tag, hint, f"on {what}\n{student_frame(exc)}", visible=visible) from None
+        raise dx.CheckFailed(exercise.name, tag, hint, f"on {what}\n{student_frame(exc)}", visible=visible) from None
     if not isinstance(out, torch.Tensor):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_TYPE,
             "forward must return a tensor of logits",
             f"got {type(out).__name__} on {what}",
@@ -256,34 +183,29 @@ def _forward(exercise: Exercise, net: nn.Module, x: torch.Tensor, visible: bool)
         )
     if tuple(out.shape) != (n, 10):
         if tuple(out.shape) == (10,) or (out.ndim != 2 and out.numel() == 10 * n):
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 BATCH_LOST,
                 BATCH_HINT,
                 f"{what} gave logits of shape {tuple(out.shape)}; expected ({n}, 10)",
                 visible=visible,
             )
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_SHAPE,
             f"the logits must have shape (N, 10); got {tuple(out.shape)}",
             f"on {what}",
             visible=visible,
         )
     if out.device != x.device:
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_DEVICE,
             "the logits are on another device than the input",
             f"input on {x.device}, logits on {out.device}",
             visible=visible,
         )
     return out
-
-
-def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    scale = float(b.detach().abs().max()) if b.numel() else 0.0
-    return bool(pristine.allclose(a.double(), b.double(), rtol=1e-4, atol=1e-5 + 1e-4 * scale))
 
 
 def _check_layers(exercise: Exercise, net: nn.Module, visible: bool) -> None:
@@ -305,8 +227,8 @@ def _check_layers(exercise: Exercise, net: nn.Module, visible: bool) -> None:
         layer = getattr(net, name, None)
         if not isinstance(layer, kind) or not ok(layer):
             found = "missing" if layer is None else repr(layer)
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 WRONG_LAYERS,
                 "keep the seed's layers and names: conv1 = Conv2d(1, 10, 5), conv2 = Conv2d(10, 20, 5), "
                 "fc1 = Linear(320, 50), fc2 = Linear(50, 10) (the plots use these names)",
@@ -332,8 +254,8 @@ def _check_nonlinearity(exercise: Exercise, net: nn.Module, x: torch.Tensor, vis
             h.remove()
     for (_, out_a), (in_b, _) in zip(calls, calls[1:], strict=False):
         if out_a.shape == in_b.shape and bool(pristine.equal(out_a, in_b)):
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 MISSING_NONLINEARITY,
                 "nothing between fc1 and fc2: two linear layers in a row are one linear layer "
                 "(W2 W1 x + W2 b1 + b2); put F.relu on fc1's output",
@@ -351,8 +273,8 @@ def verify_net(exercise: Exercise, cls: Any, case: Case, visible: bool) -> None:
     if kind == "params":
         n = _count_params(net)
         if n != EXPECTED_PARAMS:
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 WRONG_PARAM_COUNT,
                 "the seed's network has 21,840 parameters: conv1 260 + conv2 5,020 + fc1 16,050 + fc2 510",
                 f"yours has {n:,} ({_param_breakdown(net)})",
@@ -376,14 +298,14 @@ def verify_net(exercise: Exercise, cls: Any, case: Case, visible: bool) -> None:
             return
         ones = torch.ones(full.shape[1], dtype=torch.float64, device=full.device)
         if _close(full.double().sum(0), ones) or _close(full.double().exp().sum(0), ones):
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 SOFTMAX_OVER_BATCH,
                 "a softmax over dim 0 mixes the images of a batch; return raw logits (no softmax at all)",
                 visible=visible,
             )
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             BATCH_LOST,
             "an image's logits depend on the other images in its batch: keep dim 0 (the batch) "
             "apart; flatten with x.flatten(1)",
@@ -397,8 +319,8 @@ def verify_net(exercise: Exercise, cls: Any, case: Case, visible: bool) -> None:
         out = _forward(exercise, net, x, visible).double()
         rows = out.sum(1)
         if bool((out >= 0).all()) and _close(rows, torch.ones_like(rows)):
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 SOFTMAX_NOT_LOGITS,
                 "returned probabilities (a softmax); return the raw logits: F.cross_entropy applies "
                 "log-softmax itself, and a softmax before it slows learning",
@@ -406,23 +328,6 @@ def verify_net(exercise: Exercise, cls: Any, case: Case, visible: bool) -> None:
             )
         return
     raise ValueError(f"unknown NetCase kind {kind!r}")
-
-
-def _net_visible() -> list[Case]:
-    r = RandomInputs(seed=7)
-    return [
-        NetCase(kind="params", note="21,840 parameters, like the seed's network"),
-        NetCase(kind="layers", note="the seed's layers, with the seed's names"),
-        NetCase((r.randn(1, 1, 28, 28),), kind="shape", note="one image: logits of shape (1, 10)"),
-        NetCase((r.randn(7, 1, 28, 28),), kind="shape", note="a batch of 7: logits of shape (7, 10)"),
-        NetCase(
-            (r.randn(5, 1, 28, 28),),
-            kind="composition",
-            note="an image's logits do not depend on the rest of its batch",
-        ),
-        NetCase((r.randn(6, 1, 28, 28),), kind="nonlinearity", note="a nonlinearity between fc1 and fc2"),
-        NetCase((r.randn(4, 1, 28, 28),), kind="logits", note="raw scores (logits), not probabilities"),
-    ]
 
 
 def net_cases(r: RandomInputs) -> list[NetCase]:
@@ -442,15 +347,67 @@ def net_cases(r: RandomInputs) -> list[NetCase]:
     ]
 
 
-register(
-    Exercise(
-        name="MNISTConvNet",
-        notebook=NOTEBOOK,
-        reference=None,
-        visible=_net_visible,
-        verify=verify_net,
-    )
+class ReferenceMNISTNet(nn.Module):
+    """Post [5]'s MNIST network with its two bugs fixed: the answer to ``MNISTConvNet``.
+
+    The flatten keeps the batch dimension, and a ReLU separates fc1 and fc2. (``cnnlab.models.SeedMNISTNet``,
+    which students may measure, keeps the missing ReLU.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
+        self.pool1 = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
+        self.pool2 = nn.MaxPool2d(2, 2)
+        self.fc1 = nn.Linear(320, 50)
+        self.fc2 = nn.Linear(50, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(F.relu(self.conv1(x)))
+        return self.pool2(F.relu(self.conv2(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.relu(self.fc1(self.features(x).flatten(1))))
+
+
+class _AsWritten(ReferenceMNISTNet):
+    """The post's forward: ``.view(320)`` (one image only) and nothing between fc1 and fc2."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.fc1(self.features(x).view(320)))
+
+
+class _NoReLU(ReferenceMNISTNet):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.fc1(self.features(x).flatten(1)))
+
+
+class _Softmaxed(ReferenceMNISTNet):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(super().forward(x), dim=1)
+
+
+class _SoftmaxOverBatch(ReferenceMNISTNet):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(super().forward(x), dim=0)
+
+
+class _Wider(ReferenceMNISTNet):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(320, 64), nn.Linear(64, 10)
+
+
+NET_MISCONCEPTIONS = (
+    dx.Misconception(BATCH_LOST, BATCH_HINT, variant=_AsWritten),
+    dx.Misconception(MISSING_NONLINEARITY, checks.NONLINEARITY_HINT, variant=_NoReLU),
+    dx.Misconception(SOFTMAX_NOT_LOGITS, checks.SOFTMAX_HINT, variant=_Softmaxed),
+    dx.Misconception(SOFTMAX_OVER_BATCH, checks.SOFTMAX_OVER_BATCH_HINT, variant=_SoftmaxOverBatch),
+    dx.Misconception(WRONG_PARAM_COUNT, checks.PARAMS_HINT, variant=_Wider),
 )
+
+register(Exercise.from_spec(checks.NET_SPEC, ReferenceMNISTNet, misconceptions=NET_MISCONCEPTIONS, verify=verify_net))
 
 
 # ------------------------------------------------------------------------ training loop
@@ -498,47 +455,6 @@ def _train_epoch_recorded(
 
 
 
-@dataclass(frozen=True)
-class TrainSpec:
-    """How to build one training check: a model, its optimizer, a scheduler and the batches."""
-
-    seed: int
-    batch_size: int
-    samples: int
-    optimizer: str = "sgd"  # sgd | momentum | adam
-    lr: float = 0.1
-    scheduler: bool = False
-    net: str = "probe"  # probe (8x8 inputs) | seed (the MNIST network, 28x28)
-    device: str = "cpu"
-
-    def __repr__(self) -> str:
-        sizes = [self.batch_size] * (self.samples // self.batch_size)
-        if self.samples % self.batch_size:
-            sizes.append(self.samples % self.batch_size)
-        sched = ", a scheduler" if self.scheduler else ""
-        return f"<{self.net} net, batches of {sizes}, {self.optimizer} lr={self.lr}{sched}>"
-
-    def build(self) -> tuple[Recorder, torch.optim.Optimizer, CountingScheduler | None, TensorLoader]:
-        """A fresh, identical setup at every call; the model starts in eval mode, batches on the CPU."""
-        gen = torch.Generator().manual_seed(self.seed)
-        inner = ProbeNet() if self.net == "probe" else SeedMNISTNet()
-        model = Recorder(_init_(inner, gen)).to(self.device).eval()
-        side = 8 if self.net == "probe" else 28
-        x = torch.randn((self.samples, 1, side, side), generator=gen)
-        y = torch.randint(0, 10, (self.samples,), generator=gen)
-        params = model.parameters()
-        if self.optimizer == "adam":
-            opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=self.lr)
-        else:
-            opt = torch.optim.SGD(params, lr=self.lr, momentum=0.9 if self.optimizer == "momentum" else 0.0)
-        sched = None
-        if self.scheduler:
-            sched = CountingScheduler(
-                torch.optim.lr_scheduler.LambdaLR(opt, InverseDecay(0.5))
-            )
-        return model, opt, sched, TensorLoader(x, y, batch_size=self.batch_size)
-
-
 def _run_train(
     fn: Callable[..., Any], spec: TrainSpec, **knobs: Any
 ) -> tuple[Any, Recorder, Any, TensorLoader]:
@@ -546,15 +462,6 @@ def _run_train(
     kwargs = {"scheduler": sched} if sched is not None else {}
     result = fn(model, loader, opt, spec.device, **kwargs, **knobs)
     return result, model, sched, loader
-
-
-def _batch_loss(model: nn.Module, loader: TensorLoader, device: str) -> float:
-    with torch.no_grad():
-        x, y = next(iter(loader))
-        return float(pristine.cross_entropy(model(x.to(device)), y.to(device)))
-
-
-TRAIN_STATE_TOL = {"rtol": 1e-4, "atol": 1e-5}
 
 
 def _param_variants() -> list[tuple[str, str, dict]]:
@@ -579,6 +486,26 @@ def _param_variants() -> list[tuple[str, str, dict]]:
     ]
 
 
+# Wrong summaries of an epoch's (batch mean loss, batch size) pairs, with what each one means.
+_WRONG_MEANS: list[tuple[Callable[[list[tuple[float, int]]], float], str]] = [
+    (lambda batches: batches[-1][0], "returned the last batch's loss; return the mean over the whole epoch"),
+    (
+        lambda batches: sum(loss for loss, _ in batches),
+        "returned the sum of the batch losses; divide by the number of samples",
+    ),
+    (
+        lambda batches: sum(loss for loss, _ in batches) / len(batches),
+        "averaged the batch means, but the last batch is smaller: weight each "
+        "batch's loss by its size (loss.item() * y.shape[0]) and divide by the "
+        "number of samples",
+    ),
+    (
+        lambda batches: sum(loss * n for loss, n in batches),
+        "returned the summed loss of all samples; divide it by the number of samples",
+    ),
+]
+
+
 @_single_threaded
 def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible: bool) -> None:
     """Run the student's epoch and the reference on identical setups; explain any difference."""
@@ -590,8 +517,8 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
     got, model, sched, loader = _call(exercise, _run_train, (fn, spec), {}, visible=visible, what=what)
     grad_calls = [c for c in model.calls if c[1]]
     if not grad_calls:
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             LOSS_NOT_DECREASING,
             "the model never ran with gradients enabled: "
             "for each batch compute the loss of model(x) and call loss.backward()",
@@ -599,8 +526,8 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
             visible=visible,
         )
     if any(not training for training, _, _ in grad_calls):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             TRAIN_MODE,
             "call model.train() first: evaluate() leaves the model in eval mode, "
             "and dropout or batch-norm layers behave differently there",
@@ -609,8 +536,8 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
         )
     after_state = _state(model)
     if _same_state(after_state, initial, 0.0, 0.0):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             LOSS_NOT_DECREASING,
             "the parameters did not change: call loss.backward() and then optimizer.step() for every batch",
             what,
@@ -623,12 +550,12 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
             else f"the scheduler was stepped {sched.steps} times for {len(loader)} batches: step it once "
             "per batch, after optimizer.step() (OneCycleLR counts batches, not epochs)"
         )
-        raise _fail(exercise, SCHEDULER, hint, what, visible=visible)
+        raise dx.CheckFailed(exercise.name, SCHEDULER, hint, what, visible=visible)
     if spec.net == "seed":
         after = _batch_loss(model, loader, spec.device)
         if not after < before:
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 LOSS_NOT_DECREASING,
                 "one step on a fixed batch did not lower the loss: "
                 "step against the gradient of the cross-entropy (loss.backward(), then optimizer.step())",
@@ -636,8 +563,8 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
                 visible=visible,
             )
     if isinstance(got, torch.Tensor) and got.requires_grad:
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             LOSS_NOT_FLOAT,
             "returned a tensor that still holds the autograd graph of every "
             "batch: accumulate loss.item() (a Python float) instead",
@@ -646,8 +573,8 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
         )
     value = _as_number(got)
     if value is None:
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_TYPE,
             "return the mean loss as a Python float",
             f"got {type(got).__name__} from {what}",
@@ -660,9 +587,9 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
                 continue
             _, wrong_model, _, _ = _quietly(_run_train, _train_epoch_recorded, spec, **knobs)
             if _same_state(after_state, _state(wrong_model), **TRAIN_STATE_TOL):
-                raise _fail(exercise, tag, hint, what, visible=visible)
-        raise _fail(
-            exercise,
+                raise dx.CheckFailed(exercise.name, tag, hint, what, visible=visible)
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_VALUE,
             "after the epoch the parameters differ from the reference loop: "
             "for every batch, zero_grad -> model(x) -> F.cross_entropy -> backward -> step",
@@ -671,32 +598,18 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
         )
     if abs(value - expected) <= 1e-5 + 1e-5 * abs(expected):
         return
-    losses = [loss for loss, _ in batches]
-    wrong_means = [
-        (losses[-1], "returned the last batch's loss; return the mean over the whole epoch"),
-        (sum(losses), "returned the sum of the batch losses; divide by the number of samples"),
-        (
-            sum(losses) / len(losses),
-            "averaged the batch means, but the last batch is smaller: weight each "
-            "batch's loss by its size (loss.item() * y.shape[0]) and divide by the "
-            "number of samples",
-        ),
-        (
-            sum(loss * n for loss, n in batches),
-            "returned the summed loss of all samples; divide it by the number of samples",
-        ),
-    ]
+    wrong_means = [(mean(batches), hint) for mean, hint in _WRONG_MEANS]
     for wrong, hint in wrong_means:
         if abs(wrong - expected) > 1e-6 and abs(value - wrong) <= 1e-5 + 1e-5 * abs(wrong):
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 MEAN_LOSS_WRONG,
                 hint,
                 f"{what}: expected {expected:.6f}, got {value:.6f}",
                 visible=visible,
             )
-    raise _fail(
-        exercise,
+    raise dx.CheckFailed(
+        exercise.name,
         MEAN_LOSS_WRONG,
         "return the mean per-sample loss of the epoch: the sum of "
         "loss.item() * batch size over all batches, divided by the number of samples",
@@ -708,24 +621,6 @@ def verify_train(exercise: Exercise, fn: Callable[..., Any], case: Case, visible
 def _reference_train(spec: TrainSpec) -> tuple[float, list[tuple[float, int]], nn.Module]:
     (expected, batches), model, _, _ = _quietly(_run_train, _train_epoch_recorded, spec)
     return expected, batches, model
-
-
-def _train_visible() -> list[Case]:
-    return [
-        Case(
-            (TrainSpec(seed=1, batch_size=16, samples=37, optimizer="sgd", lr=0.1),),
-            note="3 batches (16, 16, 5), the model handed over in eval mode",
-        ),
-        Case(
-            (TrainSpec(seed=2, batch_size=8, samples=27, optimizer="momentum", lr=0.05, scheduler=True),),
-            note="4 batches with a learning-rate scheduler",
-        ),
-        Case((TrainSpec(seed=3, batch_size=12, samples=43, optimizer="adam", lr=0.01),), note="Adam"),
-        Case(
-            (TrainSpec(seed=4, batch_size=32, samples=32, optimizer="sgd", lr=0.05, net="seed"),),
-            note="the MNIST network, one fixed batch: one step must lower its loss",
-        ),
-    ]
 
 
 def train_cases(r: RandomInputs) -> list[Case]:
@@ -770,16 +665,32 @@ def train_cases(r: RandomInputs) -> list[Case]:
     return cases
 
 
-register(
-    Exercise(
-        name="train_one_epoch",
-        notebook=NOTEBOOK,
-        reference=None,
-        visible=_train_visible,
-        verify=verify_train,
-        pure=False,
-    )
-)
+def _wrong_epoch(**knobs: Any) -> Callable[..., float]:
+    """The reference loop with one of its knobs turned: a known wrong training epoch."""
+
+    def train_one_epoch(model: nn.Module, loader: Any, optimizer: torch.optim.Optimizer,
+                        device: torch.device | str, scheduler: Any = None) -> float:
+        return _quietly(_train_epoch_recorded, model, loader, optimizer, device, scheduler, **knobs)[0]
+
+    return train_one_epoch
+
+
+def _wrong_mean(mean: Callable[[list[tuple[float, int]]], float]) -> Callable[..., float]:
+    """The reference loop that returns another summary of its batch losses than the per-sample mean."""
+
+    def train_one_epoch(model: nn.Module, loader: Any, optimizer: torch.optim.Optimizer,
+                        device: torch.device | str, scheduler: Any = None) -> float:
+        return mean(_train_epoch_recorded(model, loader, optimizer, device, scheduler)[1])
+
+    return train_one_epoch
+
+
+TRAIN_MISCONCEPTIONS = tuple(
+    dx.Misconception(tag, hint, variant=_wrong_epoch(**knobs)) for tag, hint, knobs in _param_variants()
+) + tuple(dx.Misconception(MEAN_LOSS_WRONG, hint, variant=_wrong_mean(mean)) for mean, hint in _WRONG_MEANS)
+
+register(Exercise.from_spec(checks.TRAIN_SPEC, train_one_epoch_reference, misconceptions=TRAIN_MISCONCEPTIONS,
+                            verify=verify_train))
 
 
 # ------------------------------------------------------------------------ evaluation
@@ -795,45 +706,34 @@ def evaluate_reference(model: nn.Module, loader: Any, device: torch.device | str
     return correct / total
 
 
-@dataclass(frozen=True)
-class EvalSpec:
-    """A probe classifier, labels that make a known fraction of its predictions right, and the batches."""
-
-    seed: int
-    batch_size: int
-    samples: int
-    right: float = 0.55  # about this fraction of the labels agree with the model
-    device: str = "cpu"
-
-    def __repr__(self) -> str:
-        sizes = [self.batch_size] * (self.samples // self.batch_size)
-        if self.samples % self.batch_size:
-            sizes.append(self.samples % self.batch_size)
-        return f"<probe net, batches of {sizes}, the model handed over in train mode>"
-
-    def build(self) -> tuple[Recorder, TensorLoader, list[tuple[int, int]]]:
-        """Model (train mode), loader (CPU batches) and each batch's (correct, size), all exact."""
-        gen = torch.Generator().manual_seed(self.seed)
-        inner = _init_(ProbeNet(), gen)
-        x = torch.randn((self.samples, 1, 8, 8), generator=gen)
-        twin = copy.deepcopy(inner).double()
-        with torch.no_grad():  # keep only inputs whose top two logits are far apart: no argmax flips
-            for _ in range(50):
-                top2 = twin(x.double()).topk(2, dim=1).values
-                bad = (top2[:, 0] - top2[:, 1]) < 1e-3
-                if not bool(bad.any()):
-                    break
-                x[bad] = torch.randn((int(bad.sum()), 1, 8, 8), generator=gen)
-            pred = twin(x.double()).argmax(dim=1)
-        agree = torch.rand(self.samples, generator=gen) < self.right
-        shift = torch.randint(1, 10, (self.samples,), generator=gen)
-        y = torch.where(agree, pred, (pred + shift) % 10)
-        batches = [
-            (int(agree[i : i + self.batch_size].sum()), len(agree[i : i + self.batch_size]))
-            for i in range(0, self.samples, self.batch_size)
-        ]
-        model = Recorder(inner).to(self.device).train()
-        return model, TensorLoader(x, y, batch_size=self.batch_size), batches
+# Wrong accuracies from each batch's (correct, size) and the loader's batch size, with what each one means.
+_WRONG_ACCURACIES: list[tuple[Callable[[list[tuple[int, int]], int], float], str]] = [
+    (
+        lambda batches, _: float(sum(c for c, _ in batches)),
+        "returned the number of correct predictions; divide by the number of samples",
+    ),
+    (
+        lambda batches, _: 100.0 * sum(c for c, _ in batches) / sum(n for _, n in batches),
+        "returned a percentage; return a fraction in [0, 1]",
+    ),
+    (
+        lambda batches, _: 1.0 - sum(c for c, _ in batches) / sum(n for _, n in batches),
+        "returned the error rate; accuracy is the fraction of correct predictions",
+    ),
+    (
+        lambda batches, _: sum(c / n for c, n in batches) / len(batches),
+        "averaged the per-batch accuracies, but the last batch is smaller: add up correct predictions "
+        "and samples over the whole loader, then divide once",
+    ),
+    (
+        lambda batches, _: sum(c for c, _ in batches) / len(batches),
+        "divided by the number of batches; divide by the number of samples",
+    ),
+    (
+        lambda batches, batch_size: sum(c for c, _ in batches) / (len(batches) * batch_size),
+        "divided by len(loader) * batch_size, but the last batch is smaller: count the samples",
+    ),
+]
 
 
 @_single_threaded
@@ -845,18 +745,18 @@ def verify_evaluate(exercise: Exercise, fn: Callable[..., Any], case: Case, visi
     what = f"evaluate on {spec!r}"
     got = _call(exercise, fn, (model, loader, spec.device), {}, visible=visible, what=what)
     if not model.calls:
-        raise _fail(exercise, EVALUATE_WRONG, "evaluate never called the model", what, visible=visible)
+        raise dx.CheckFailed(exercise.name, EVALUATE_WRONG, "evaluate never called the model", what, visible=visible)
     if any(training for training, _, _ in model.calls):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             EVALUATE_WRONG,
             "call model.eval() first: in training mode dropout and batch-norm change the predictions",
             what,
             visible=visible,
         )
     if any(grad for _, grad, _ in model.calls):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             EVALUATE_WRONG,
             "wrap the loop in torch.no_grad() (or torch.inference_mode()): "
             "evaluation needs no autograd graph, and building one costs memory and time",
@@ -864,8 +764,8 @@ def verify_evaluate(exercise: Exercise, fn: Callable[..., Any], case: Case, visi
             visible=visible,
         )
     if not _same_state(_state(model), initial, 0.0, 0.0):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             EVALUATE_WRONG,
             "evaluate changed the model's parameters; it must only measure",
             what,
@@ -873,8 +773,8 @@ def verify_evaluate(exercise: Exercise, fn: Callable[..., Any], case: Case, visi
         )
     value = _as_number(got)
     if value is None:
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_TYPE,
             "return the accuracy as a Python float in [0, 1]",
             f"got {type(got).__name__} from {what}",
@@ -885,46 +785,24 @@ def verify_evaluate(exercise: Exercise, fn: Callable[..., Any], case: Case, visi
     expected = correct / total
     if abs(value - expected) <= 1e-6:
         return
-    wrong = [
-        (float(correct), "returned the number of correct predictions; divide by the number of samples"),
-        (100.0 * expected, "returned a percentage; return a fraction in [0, 1]"),
-        (1.0 - expected, "returned the error rate; accuracy is the fraction of correct predictions"),
-        (
-            sum(c / n for c, n in batches) / len(batches),
-            "averaged the per-batch accuracies, but the last batch is smaller: add up correct predictions "
-            "and samples over the whole loader, then divide once",
-        ),
-        (correct / len(batches), "divided by the number of batches; divide by the number of samples"),
-        (
-            correct / (len(batches) * spec.batch_size),
-            "divided by len(loader) * batch_size, but the last batch is smaller: count the samples",
-        ),
-    ]
+    wrong = [(accuracy(batches, spec.batch_size), hint) for accuracy, hint in _WRONG_ACCURACIES]
     for wrong_value, hint in wrong:
         if abs(wrong_value - expected) > 1e-6 and abs(value - wrong_value) <= 1e-6:
-            raise _fail(
-                exercise,
+            raise dx.CheckFailed(
+                exercise.name,
                 EVALUATE_WRONG,
                 hint,
                 f"{what}: expected {expected:.6f}, got {value:.6f}",
                 visible=visible,
             )
-    raise _fail(
-        exercise,
+    raise dx.CheckFailed(
+        exercise.name,
         EVALUATE_WRONG,
         "accuracy = (predictions equal to the labels) / (number of samples), "
         "with the prediction = argmax of the logits over the classes (dim=1)",
         f"{what}: expected {expected:.6f} ({correct} of {total}), got {value:.6f}",
         visible=visible,
     )
-
-
-def _evaluate_visible() -> list[Case]:
-    return [
-        Case((EvalSpec(seed=11, batch_size=16, samples=37, right=0.5),), note="3 batches (16, 16, 5)"),
-        Case((EvalSpec(seed=12, batch_size=50, samples=50, right=0.7),), note="one batch"),
-        Case((EvalSpec(seed=13, batch_size=20, samples=64, right=0.4),), note="4 batches (20, 20, 20, 4)"),
-    ]
 
 
 def evaluate_cases(r: RandomInputs) -> list[Case]:
@@ -949,34 +827,30 @@ def evaluate_cases(r: RandomInputs) -> list[Case]:
     return cases
 
 
-register(
-    Exercise(
-        name="evaluate",
-        notebook=NOTEBOOK,
-        reference=None,
-        visible=_evaluate_visible,
-        verify=verify_evaluate,
-        pure=False,
-    )
+def _wrong_accuracy(accuracy: Callable[[list[tuple[int, int]], int], float]) -> Callable[..., float]:
+    """An evaluation that counts like the reference, then returns another number than the accuracy."""
+
+    def evaluate(model: nn.Module, loader: Any, device: torch.device | str) -> float:
+        model.eval()
+        batches = []
+        with torch.no_grad():
+            for x, y in loader:
+                y = y.to(device)
+                batches.append((int((model(x.to(device)).argmax(dim=1) == y).sum()), int(y.shape[0])))
+        return accuracy(batches, batches[0][1])
+
+    return evaluate
+
+
+EVALUATE_MISCONCEPTIONS = tuple(
+    dx.Misconception(EVALUATE_WRONG, hint, variant=_wrong_accuracy(accuracy)) for accuracy, hint in _WRONG_ACCURACIES
 )
+
+register(Exercise.from_spec(checks.EVALUATE_SPEC, evaluate_reference, misconceptions=EVALUATE_MISCONCEPTIONS,
+                            verify=verify_evaluate))
 
 
 # ------------------------------------------------------------------------ the trained model
-@dataclass
-class AccuracyCase(Case):
-    """Evaluate the trained model on the whole test set, in batches of ``batch_size``, in some order."""
-
-    batch_size: int = 1000
-    order_seed: int | None = None
-    device: str | None = None  # None: the model's own device
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
 def count_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> int:
     """An independent count of correct predictions (no grad), ``batch_size`` images at a time."""
     correct = 0
@@ -1004,18 +878,19 @@ def verify_model(exercise: Exercise, model: Any, case: Case, visible: bool) -> N
         except dx.CheckFailed:
             raise
         except Exception as exc:
-            raise _fail(exercise, dx.WRONG_TYPE, "`model` must be your trained MNISTConvNet (an instance)",
-                        f"{type(exc).__name__}: {exc}", visible=visible) from None
+            raise dx.CheckFailed(exercise.name, dx.WRONG_TYPE,
+                                 "`model` must be your trained MNISTConvNet (an instance)",
+                                 f"{type(exc).__name__}: {exc}", visible=visible) from None
     if isinstance(model, type):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_TYPE,
             "`model` is a class; it must be the trained network (an instance)",
             visible=visible,
         )
     if not isinstance(model, nn.Module):
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             dx.WRONG_TYPE,
             "`model` must be your trained MNISTConvNet",
             f"got {type(model).__name__}",
@@ -1023,8 +898,8 @@ def verify_model(exercise: Exercise, model: Any, case: Case, visible: bool) -> N
         )
     n = _count_params(model)
     if n != EXPECTED_PARAMS:
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             WRONG_PARAM_COUNT,
             "the graded model must be the seed's network, 21,840 parameters",
             f"`model` has {n:,}",
@@ -1034,8 +909,8 @@ def verify_model(exercise: Exercise, model: Any, case: Case, visible: bool) -> N
     try:
         x, y = mnist_tensors(train=False, device=device)
     except DataMissing as err:
-        raise _fail(
-            exercise, DATA_MISSING, "the MNIST test set is not available", str(err), visible=visible
+        raise dx.CheckFailed(
+            exercise.name, DATA_MISSING, "the MNIST test set is not available", str(err), visible=visible
         ) from None
     if case.order_seed is not None:
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(case.order_seed)).to(device)
@@ -1049,7 +924,7 @@ def verify_model(exercise: Exercise, model: Any, case: Case, visible: bool) -> N
     try:
         correct = count_correct(net, x, y, case.batch_size)
     except NotImplementedError:
-        raise _fail(exercise, dx.NOT_IMPLEMENTED, NOT_IMPLEMENTED_HINT, visible=visible) from None
+        raise dx.CheckFailed(exercise.name, dx.NOT_IMPLEMENTED, NOT_IMPLEMENTED_HINT, visible=visible) from None
     except Exception as exc:
         single_ok = True
         try:
@@ -1058,8 +933,8 @@ def verify_model(exercise: Exercise, model: Any, case: Case, visible: bool) -> N
         except Exception:
             single_ok = False
         tag, hint = (BATCH_LOST, BATCH_HINT) if single_ok else _explain_error(exc)
-        raise _fail(
-            exercise,
+        raise dx.CheckFailed(
+            exercise.name,
             tag,
             hint,
             f"evaluating `model` on the test set raised {type(exc).__name__}: "
@@ -1078,12 +953,8 @@ def verify_model(exercise: Exercise, model: Any, case: Case, visible: bool) -> N
             if accuracy < 0.5
             else ""
         )
-        raise _fail(exercise, BELOW_BAR, hint, where, visible=visible)
+        raise dx.CheckFailed(exercise.name, BELOW_BAR, hint, where, visible=visible)
     print(f"  `model`: {where}")
-
-
-def _model_visible() -> list[Case]:
-    return [AccuracyCase(note="the whole MNIST test set, in order", batch_size=1000)]
 
 
 def model_cases(r: RandomInputs) -> list[Case]:
@@ -1098,16 +969,8 @@ def model_cases(r: RandomInputs) -> list[Case]:
     ]
 
 
-register(
-    Exercise(
-        name="model",
-        notebook=NOTEBOOK,
-        reference=None,
-        visible=_model_visible,
-        verify=verify_model,
-        pure=False,
-    )
-)
+# No reference: a trained model is the student's own; its visible check is a property judge alone.
+register(Exercise.from_spec(checks.MODEL_SPEC, None, verify=verify_model))
 
 
 __all__ = [
@@ -1121,6 +984,7 @@ __all__ = [
     "ProbeNet",
     "Recorder",
     "CountingScheduler",
+    "ReferenceMNISTNet",
     "train_one_epoch_reference",
     "evaluate_reference",
     "count_correct",
