@@ -81,6 +81,16 @@ def difference(got: Any, expected: Any, tol: Tolerance = Tolerance()) -> tuple[s
             if diff is not None:
                 return diff[0], f"item {i}: {diff[1]}"
         return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return dx.WRONG_TYPE, f"expected a dict with keys {sorted(expected, key=str)}, got {describe_value(got)}"
+        if set(got) != set(expected):
+            return dx.WRONG_VALUE, f"expected keys {sorted(expected, key=str)}, got {sorted(got, key=str)}"
+        for key, e in expected.items():
+            diff = difference(got[key], e, tol)
+            if diff is not None:
+                return diff[0], f"{key!r}: {diff[1]}"
+        return None
     if got == expected:
         return None
     return dx.WRONG_VALUE, f"expected {describe_value(expected)}, got {describe_value(got)}"

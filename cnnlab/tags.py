@@ -84,3 +84,77 @@ GRADER = {
     KERNEL_START_FAILED: "the kernel could not start (infrastructure: not recorded as a grade)",
     NOT_GRADED: "left ungraded after retries (infrastructure)",
 }
+
+# -- misconceptions, by notebook (each explained by its Misconception's hint in the grader) ----
+MISCONCEPTIONS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
+    "01_conv_arithmetic": (
+        "bias-forgotten", "ceil-vs-floor", "dilation-ignored", "dilation-times-k", "flipped-kernel",
+        "float-size", "groups-mixed-channels", "missing-plus-one", "padding-ignored", "padding-one-side",
+        "returned-transpose", "stride-ignored",
+    ),
+    "02_receptive_field": (
+        "bias-counted", "box-not-mask", "channels-not-squared", "dilation-adds-params",
+        "dilation-counts-gaps", "dilation-ignored", "dilation-times-k", "index-swapped", "jump-after-layer",
+        "jump-not-multiplied", "mask-not-reduced", "nested-not-walked", "no-autograd", "not-per-axis",
+        "padding-grows-field", "padding-not-scaled", "pooling-ignored", "returned-gradient",
+        "rf-adds-kernel-sizes", "start-ignores-padding", "start-is-center", "stride-ignored",
+        "summed-all-outputs", "train-mode", "wrong-keys",
+    ),
+    "03_params_flops": (
+        "batch-ignored", "bias-always-counted", "bias-counted", "bias-divided-by-groups", "bias-forgotten",
+        "bias-not-disabled", "buffers-counted", "counted-tensors", "depthwise-forgotten",
+        "depthwise-groups-missing", "extra-layers", "float-count", "flops-not-macs", "frozen-counted",
+        "groups-ignored", "hooks-left-behind", "input-size-not-output", "linear-skipped", "not-two-convs",
+        "one-group-only", "only-conv2d", "pointwise-first", "pointwise-forgotten", "pointwise-not-1x1",
+        "ratio-inverted", "same-padding-missing", "shared-counted-twice", "square-kernel-assumed",
+        "square-output-assumed", "trainable-inverted", "transposed-per-output",
+    ),
+    "04_pooling": (
+        "ceil-everywhere", "ceil-last-window-kept", "ceil-mode-ignored", "count-include-pad-wrong",
+        "dilation-ignored", "divisor-override-ignored", "float-size", "indices-in-padded-plane",
+        "indices-not-per-plane", "indices-within-window", "output-size-ignored", "overhang-counted",
+        "padding-ignored", "padding-one-side", "return-indices-ignored", "stride-defaults-to-1",
+        "unpool-size-ignores-padding", "zero-padding-in-max",
+    ),
+    "05_upsampling": (
+        "align-corners-swapped", "bias-forgotten", "dilation-ignored", "flipped-kernel", "float-size",
+        "half-pixel-nearest", "missing-minus-one", "negative-source-wraps", "no-half-pixel-offset",
+        "not-reshaped", "output-padding-both-sides", "output-padding-ignored", "padding-added",
+        "padding-ignored", "pseudo-inverse-not-transpose", "scale-from-sizes", "size-rounded",
+        "size-times-stride", "stride-ignored", "sum-not-product", "weight-layout-swapped",
+    ),
+    "06_bn_fc_dropout_losses": (
+        "absolute-instead-of-squared", "affine-ignored", "alpha-ignored", "bce-terms-swapped",
+        "beta-ignored", "bias-dropped", "bias-forgotten", "bias-not-propagated", "dropout-in-eval",
+        "dropout-not-rescaled", "dropout-wrong-values", "elu-missing-minus-one", "eps-ignored",
+        "eps-instead-of-clamp", "eps-outside-norm", "eps-outside-sqrt", "eval-scaled",
+        "eval-updates-running-stats", "eval-uses-batch-stats", "exp-overflow", "generator-ignored",
+        "huber-instead-of-smooth-l1", "log-not-clamped", "log-taken-twice", "mask-not-random",
+        "max-added-back", "missing-half", "momentum-inverted", "negative-slope-ignored",
+        "normalised-with-unbiased-var", "p-ignored", "p-is-keep-probability", "p-one-nan",
+        "p-zero-not-identity", "product-order", "reduction-ignored", "rmse-not-mse", "root-missing",
+        "running-stats-not-updated", "running-var-biased", "sigmoid-sign", "sigmoid-then-bce",
+        "sign-flipped", "slope-on-positive-side", "softmax-overflow", "softmax-without-log",
+        "softmax-wrong-dim", "squared-instead-of-absolute", "stats-over-all-channels", "stats-per-sample",
+        "tanh-half-argument", "weight-ignored", "weight-not-transposed", "weighted-mean-wrong", "wrong-dim",
+        "wrong-drop-rate", "wrong-rescale",
+    ),
+    "07_mnist_convnet": (
+        "accuracy-below-99", "batch-dimension-lost", "batch-not-on-device", "evaluate-wrong",
+        "grad-not-zeroed", "loss-not-decreasing", "loss-not-float", "mean-loss-wrong",
+        "missing-nonlinearity", "scheduler-not-stepped", "scheduler-order", "softmax-not-logits",
+        "softmax-over-batch", "train-mode-not-set", "used-loader-dataset", "wrong-layers",
+        "wrong-loss-function", "wrong-parameter-count",
+    ),
+}
+
+MISCONCEPTIONS = frozenset(t for group in MISCONCEPTIONS_BY_NOTEBOOK.values() for t in group)
+KNOWN = frozenset(GENERIC) | frozenset(STATE) | frozenset(GRADER) | MISCONCEPTIONS
+
+
+def kind(tag: str) -> str:
+    """``"state"``, ``"grader"``, ``"generic"``, ``"misconception"`` or ``"unknown"``: how a report reads a tag."""
+    for name, group in (("state", STATE), ("grader", GRADER), ("generic", GENERIC), ("misconception", MISCONCEPTIONS)):
+        if tag in group:
+            return name
+    return "unknown"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -54,6 +55,11 @@ def digest(value: Any) -> str:
             for k in sorted(v, key=str):
                 h.update(str(k).encode())
                 feed(v[k])
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+            h.update(f"C{type(v).__name__}".encode())
+            for f in dataclasses.fields(v):
+                h.update(f.name.encode())
+                feed(getattr(v, f.name))
         elif v is None or isinstance(v, (bool, int, float, str, torch.dtype, torch.device)):
             h.update(f"{type(v).__name__}:{v!r}".encode())
         else:
