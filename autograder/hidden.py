@@ -27,12 +27,11 @@ from typing import Any
 
 import torch
 
-from cnnlab import diagnosis as dx
-from cnnlab.cases import RandomInputs
-from cnnlab.device import pick_device
 from autograder.exercises import get_exercise
 from autograder.exercises.base import Exercise
-from cnnlab.cases import Case
+from cnnlab import diagnosis as dx
+from cnnlab.cases import Case, RandomInputs
+from cnnlab.device import pick_device
 from cnnlab.forbidden import forbid_builtin
 from cnnlab.settings import quiet_warnings, single_thread, strict_float32
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnlab import diagnosis as dx
-from cnnlab.comparing import EXACT, Tolerance, difference, same
 from autograder.exercises import get_exercise
 from autograder.exercises.base import Exercise
-from cnnlab.cases import Case
-from cnnlab.forbidden import CONVOLUTION, aten_ops_called, forbid_builtin
 from autograder.hidden import hidden_tests
+from cnnlab import diagnosis as dx
+from cnnlab.cases import Case
+from cnnlab.comparing import EXACT, Tolerance, difference, same
+from cnnlab.forbidden import CONVOLUTION, aten_ops_called, forbid_builtin
 from cnnlab.integrity import require_pristine, tampering
 from cnnlab.selfcheck import check
 

@@ -9,20 +9,19 @@ from helpers import solution_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.exercises.conv_arithmetic import conv2d_case
-from cnnlab.cases import RandomInputs
-from cnnlab.diagnosis import CheckFailed
 from autograder.exercises import get_exercise
-from cnnlab.cases import Case
 from autograder.exercises.conv_arithmetic import (
     CONV_MISCONCEPTIONS,
     SIZE_MISCONCEPTIONS,
+    conv2d_case,
     conv_matrix_case,
     conv_matrix_reference,
     conv_output_size_case,
     conv_output_size_reference,
 )
 from autograder.hidden import hidden_tests
+from cnnlab.cases import Case, RandomInputs
+from cnnlab.diagnosis import CheckFailed
 
 pytestmark = pytest.mark.nb01
 
