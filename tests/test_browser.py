@@ -101,6 +101,8 @@ def lab(tmp_path_factory):  # noqa: ANN201
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):  # noqa: ANN201
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (.ci/run runs `apt-get install -y chromium`)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
