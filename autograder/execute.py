@@ -34,7 +34,6 @@ from traitlets import Integer
 from autograder.evaluator.channel import KernelChannel
 from autograder.evaluator.runner import run_hidden, split_hidden
 from autograder.jobs import KERNEL_START_FAILED
-from cnnlab.selfcheck import UNAVAILABLE
 
 NO_HIDDEN_TESTS = "no-hidden-tests"
 KERNEL_DIED = "kernel-died"
@@ -229,7 +228,7 @@ def advisory_output(outputs: list[NotebookNode], limit: int = 4000) -> NotebookN
         elif "text/plain" in out.get("data", {}):
             parts.append(str(out["data"]["text/plain"]) + "\n")
     lines = _ANSI.sub("", "".join(parts)).splitlines()
-    text = "\n".join(line for line in lines if UNAVAILABLE not in line).strip()
+    text = "\n".join(lines).strip()
     if not text:
         return None
     if len(text) > limit:
