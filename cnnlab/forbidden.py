@@ -24,6 +24,8 @@ UNPOOLING = r"unpool"
 INTERPOLATION = r"upsample|interpolate|grid_sampler"
 BATCH_NORM = r"batch_norm|native_norm"
 DROPOUT = r"dropout|bernoulli"
+# Autograd in any form: .backward(), torch.autograd.grad, torch.func, ATen's *_backward kernels, x.grad.
+AUTOGRAD = r"backward|autograd|^grad$|vjp|jvp|jacrev|jacfwd|jacobian|hessian|requires_grad|functional_call"
 
 
 class _FunctionRecorder(TorchFunctionMode):

@@ -146,6 +146,13 @@ MISCONCEPTIONS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
         "softmax-over-batch", "train-mode-not-set", "used-loader-dataset", "wrong-layers",
         "wrong-loss-function", "wrong-parameter-count",
     ),
+    "08_backward": (
+        "batch-stats-treated-as-constants", "bias-grad-averaged", "bn-mean-term-missing", "bn-variance-term-missing",
+        "central-difference-not-halved", "count-include-pad-wrong", "dilation-ignored-in-scatter",
+        "kernel-not-flipped", "mean-over-batch-missing", "normalised-with-unbiased-var", "not-divided-by-window",
+        "one-sided-difference", "overlap-overwritten", "sign-flipped", "softmax-wrong-dim",
+        "stride-ignored-in-scatter", "ties-to-every-max", "zero-padding-in-max",
+    ),
 }
 
 MISCONCEPTIONS = frozenset(t for group in MISCONCEPTIONS_BY_NOTEBOOK.values() for t in group)
