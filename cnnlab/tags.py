@@ -88,9 +88,10 @@ GRADER = {
 # -- misconceptions, by notebook (each explained by its Misconception's hint in the grader) ----
 MISCONCEPTIONS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
     "01_conv_arithmetic": (
-        "bias-forgotten", "ceil-vs-floor", "dilation-ignored", "dilation-times-k", "flipped-kernel",
-        "float-size", "groups-mixed-channels", "missing-plus-one", "padding-ignored", "padding-one-side",
-        "returned-transpose", "stride-ignored",
+        "bias-forgotten", "ceil-vs-floor", "dilation-ignored", "dilation-times-k", "extra-padding-on-left",
+        "flipped-kernel", "float-size",
+        "groups-mixed-channels", "missing-plus-one", "padding-ignored", "padding-one-side",
+        "returned-transpose", "same-padding-floored", "stride-ignored",
     ),
     "02_receptive_field": (
         "bias-counted", "box-not-mask", "channels-not-squared", "dilation-adds-params",

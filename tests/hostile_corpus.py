@@ -5,8 +5,8 @@ then changes it the way a cheating student or an accident would. ``Expect`` says
 grader must do; ``tests/test_hostile.py`` grades the whole corpus in one run, beside an
 honest student, and checks each case.
 
-Notebook 01's tests: conv_output_size (2 points), conv2d_naive (3), conv2d_unfold (3),
-conv_matrix (2).
+Notebook 01's tests: conv_output_size (2 points), same_padding (2), conv2d_naive (3),
+conv2d_unfold (3), conv_matrix (2).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from autograder.course import Course
 from autograder.examples import filled, solution_sources
 
 ASSIGNMENT = "01_conv_arithmetic"
-TESTS = {"test_conv_output_size": 2.0, "test_conv2d_naive": 3.0, "test_conv2d_unfold": 3.0, "test_conv_matrix": 2.0}
+TESTS = {"test_conv_output_size": 2.0, "test_same_padding": 2.0, "test_conv2d_naive": 3.0, "test_conv2d_unfold": 3.0, "test_conv_matrix": 2.0}
 _TUPLE_SIZES = """
     if isinstance(size, tuple):  # right for tuples, so the convolutions that call it still work
         spread = [x if isinstance(x, tuple) else (x,) * len(size) for x in (kernel_size, stride, padding, dilation)]
@@ -54,7 +54,7 @@ class Expect:
     not_output: dict[str, str] = field(default_factory=dict)  # answer-cell id -> text that must not appear
     test_output: dict[str, str] = field(default_factory=dict)  # test id -> text its output must contain
     reason: str = ""  # for rejections: text in the reason
-    max_score: float = 10.0
+    max_score: float = 12.0
 
 
 @dataclass
@@ -401,7 +401,7 @@ OUTCOMES = {
     "renamed-notebook": "rejected before grading: “wrong file name: expected 01_conv_arithmetic.ipynb”",
     "deleted-test-cells": "the test cells are put back from the gradebook and run; graded normally",
     "edited-test-cell": "the test cell is restored from the gradebook (checksum); the wrong answer scores 0 there",
-    "edited-points": "points come from the gradebook: still out of 10; the wrong answer scores 0",
+    "edited-points": "points come from the gradebook: still out of 12; the wrong answer scores 0",
     "changed-kernelspec": "the kernelspec is restored and the course kernel pinned; graded normally",
     "hardcoded-visible": "the visible checks would pass at the desk; the hidden tests (random inputs, drawn by the evaluator) fail: 0 for that exercise",
     "patch-course-library": "every test 0: the hidden tests, references and comparisons live in the evaluator's process, which the kernel cannot reach",
@@ -422,18 +422,21 @@ STUBS = {
     "conv2d_naive": "def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n    raise NotImplementedError()\n",
     "conv2d_unfold": "def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n    raise NotImplementedError()\n",
     "conv_matrix": "def conv_matrix(weight, input_size):\n    raise NotImplementedError()\n",
+    "same_padding": "def same_padding(kernel_size, dilation=1):\n    raise NotImplementedError()\n",
 }
 WRONG = {
     "conv_output_size": WRONG_SIZE,
     "conv2d_naive": "def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n    return torch.zeros(1)\n",
     "conv2d_unfold": "def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):\n    return torch.zeros(1)\n",
     "conv_matrix": "def conv_matrix(weight, input_size):\n    return torch.zeros(1, 1)\n",
+    "same_padding": "def same_padding(kernel_size, dilation=1):\n    return (0, 0)\n",
 }
 DELEGATING = {
     "conv_output_size": "def conv_output_size(*a, **k):\n    return _delegate('conv_output_size', WRONG_SIZE_FN, *a, **k)\n",
     "conv2d_naive": "def conv2d_naive(*a, **k):\n    return _delegate('conv2d_naive', lambda *a, **k: torch.zeros(1), *a, **k)\n",
     "conv2d_unfold": "def conv2d_unfold(*a, **k):\n    return _delegate('conv2d_unfold', lambda *a, **k: torch.zeros(1), *a, **k)\n",
     "conv_matrix": "def conv_matrix(*a, **k):\n    return _delegate('conv_matrix', lambda *a, **k: torch.zeros(1, 1), *a, **k)\n",
+    "same_padding": "def same_padding(*a, **k):\n    return _delegate('same_padding', lambda *a, **k: (0, 0), *a, **k)\n",
 }
 
 

@@ -22,7 +22,7 @@ from autograder.submissions import discover_layout
 
 pytestmark = pytest.mark.grading
 NB01 = "01_conv_arithmetic"
-EXPECTED = {"student-full": 10.0, "student-partial": 5.0, "student-untouched": 0.0}
+EXPECTED = {"student-full": 12.0, "student-partial": 5.0, "student-untouched": 0.0}
 
 
 def _class_of(n: int, root: Path) -> Path:

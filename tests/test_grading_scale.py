@@ -76,7 +76,7 @@ def test_a_real_postgresql_server_holds_the_gradebook(example_class, tmp_path) -
         with open(tmp_path / "grades.csv") as fh:
             rows = list(csv.DictReader(fh))
         assert {(r["student_id"], float(r["score"])) for r in rows} == {
-            ("student-full", 10.0), ("student-partial", 5.0), ("student-untouched", 0.0)}
+            ("student-full", 12.0), ("student-partial", 5.0), ("student-untouched", 0.0)}
 
 
 def _lms_zip(path: Path) -> Path:
@@ -121,7 +121,7 @@ def test_the_cli_grades_the_valid_ones_and_says_which_were_rejected(tmp_path) ->
     out = result.stdout
     rejected = [line for line in out.splitlines() if line.startswith("rejected: ")]
     assert len(rejected) == 7 and "7 input(s) rejected" in out
-    assert "ada.lovelace" in out and "10/10" in out
+    assert "ada.lovelace" in out and "12/12" in out
     again = _cli("--workspace", str(ws), "grade", str(tmp_path / "export.zip"), "--no-progress")
     assert "3 already graded, skipped" in again.stdout
     (tmp_path / "one").mkdir()

@@ -112,13 +112,13 @@ def test_hostile_case_has_its_expected_outcome(corpus, case) -> None:  # noqa: A
 def test_the_honest_student_is_unaffected_and_the_gradebook_intact(corpus) -> None:
     graded, _, _ = corpus
     honest = graded.outcome("honest", ASSIGNMENT)
-    assert (honest.status, honest.score, honest.max_score) == ("ok", 10.0, 10.0)
+    assert (honest.status, honest.score, honest.max_score) == ("ok", 12.0, 12.0)
     graded_names = {o.student for o in graded.run.outcomes}
     expected = {c.name for c in CASES if c.expect.status != "rejected"} | {"honest"}
     assert graded_names == expected, "the grader must carry on through every case"
     with Gradebook(graded.workspace.gradebook_url) as gb:
         assert {s.id for s in gb.students} == expected
-        assert gb.find_submission(ASSIGNMENT, "honest").score == 10.0
+        assert gb.find_submission(ASSIGNMENT, "honest").score == 12.0
 
 
 def test_grading_the_corpus_warns_about_nothing(corpus) -> None:

@@ -185,9 +185,9 @@ def test_bad_files_are_rejected_one_line_each_and_the_rest_are_graded(hostile_cl
     assert any("link-to-solution" in line and "symbolic link" in line for line in rejected.values())
     assert any("link-to-honest" in line and "symbolic link" in line for line in rejected.values())
     assert len(rejected) == 4, out
-    assert assignment_scores(ws, NB01) == {"honest": 10.0, "surrogate": 10.0, "pasted-answer-first": 10.0,
-                           "pasted-answer-second": 10.0, "forged-score": 0.0, "escape-attempts": 10.0,
-                           "display-flood": 10.0}
+    assert assignment_scores(ws, NB01) == {"honest": 12.0, "surrogate": 12.0, "pasted-answer-first": 12.0,
+                           "pasted-answer-second": 12.0, "forged-score": 0.0, "escape-attempts": 12.0,
+                           "display-flood": 12.0}
 
 
 def test_display_data_and_its_updates_are_capped_like_text(hostile_class) -> None:
@@ -279,7 +279,7 @@ def test_a_broken_kernel_records_nothing_exits_non_zero_and_a_re_run_after_the_f
     assert assignment_scores(Workspace(ws), NB01) == {} and not (ws / "autograded").exists()
     fixed = run_cli("--workspace", str(ws), "grade", str(subs), "--no-progress")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-    assert assignment_scores(Workspace(ws), NB01) == {"ada": 10.0, "alan": 10.0}
+    assert assignment_scores(Workspace(ws), NB01) == {"ada": 12.0, "alan": 12.0}
 
 
 def test_a_kernel_that_cannot_start_is_retried_then_not_graded_never_scored(tmp_path, monkeypatch) -> None:

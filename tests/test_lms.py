@@ -129,7 +129,7 @@ def test_canvas_round_trip_grades_penalises_late_work_and_writes_the_import(tmp_
     assert graded.returncode == 2, graded.stdout + graded.stderr  # 2: some files were rejected
     assert "note: s005/01_conv_arithmetic: marked late by the LMS" in graded.stdout
     scores = assignment_scores(Workspace(ws), NB01)
-    assert scores == {"s004": 10.0, "s005": 0.0, "s006": 10.0}, "late work must score 0 under penalty 'zero'"
+    assert scores == {"s004": 12.0, "s005": 0.0, "s006": 12.0}, "late work must score 0 under penalty 'zero'"
     out = run_cli("--workspace", str(ws), "export", str(tmp_path / "canvas.csv"), "--to-lms", "canvas", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     rows = list(csv.reader(_lines(tmp_path / "canvas.csv")))
@@ -153,15 +153,15 @@ def test_moodle_round_trip_writes_a_worksheet_per_assignment_that_matches_the_gr
                   str(tmp_path / "roster.csv"), "--no-progress", env=env)
     assert graded.returncode == 2, graded.stdout + graded.stderr
     scores = assignment_scores(Workspace(ws), NB01)
-    assert scores == {"s001": 10.0, "s002": 5.0, "s003": 0.0, "104": 10.0}
+    assert scores == {"s001": 12.0, "s002": 5.0, "s003": 0.0, "104": 12.0}
     out = run_cli("--workspace", str(ws), "export", str(tmp_path / "moodle.csv"), "--to-lms", "moodle", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     sheet = list(csv.DictReader(_lines(tmp_path / "moodle.csv")))
     back = {r["Identifier"]: float(r["Grade"]) for r in sheet}
-    assert back == {"Participant 101": 10.0, "Participant 102": 5.0, "Participant 103": 0.0, "Participant 104": 10.0}
+    assert back == {"Participant 101": 12.0, "Participant 102": 5.0, "Participant 103": 0.0, "Participant 104": 12.0}
     names = {r["Identifier"]: (r["Full name"], r["Email address"]) for r in sheet}
     assert names["Participant 103"] == ("王小明", "wang@example.edu")
-    assert {r["Maximum Grade"] for r in sheet} == {"10"}
+    assert {r["Maximum Grade"] for r in sheet} == {"12"}
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -109,3 +109,40 @@ def test_transposed_matrix_is_diagnosed() -> None:
     with pytest.raises(CheckFailed) as info:
         ex.check_case(lambda w, s: conv_matrix_reference(w, s).T, Case((torch.randn(2, 1, 2, 2), 3)))
     assert info.value.tag == "returned-transpose"
+
+
+# --------------------------------------------------------------------- same padding
+@settings(max_examples=40, deadline=None)
+@given(k=st.integers(1, 11), d=st.integers(1, 4), n=st.integers(1, 30))
+def test_same_padding_keeps_the_size_like_pytorchs_same(nb, k, d, n) -> None:  # noqa: ANN001
+    left, right = get_exercise("same_padding").reference(k, d)
+    assert nb.same_padding(k, d) == (left, right)
+    x, w = torch.randn(1, 1, n, dtype=torch.float64), torch.randn(1, 1, k, dtype=torch.float64)
+    by_hand = F.conv1d(F.pad(x, (left, right)), w, dilation=d)
+    assert by_hand.shape[-1] == n
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.testing.assert_close(by_hand, F.conv1d(x, w, padding="same", dilation=d))
+
+
+def test_the_stem_halves_the_image_with_same_padding(nb) -> None:  # noqa: ANN001
+    left, _ = nb.same_padding(7)
+    assert conv_output_size_reference((304, 228), 7, stride=2, padding=left) == (152, 114)
+
+
+@pytest.mark.parametrize("tag", ["extra-padding-on-left", "dilation-ignored", "same-padding-floored"])
+def test_every_same_padding_mistake_is_diagnosed(tag) -> None:  # noqa: ANN001
+    from autograder.exercises.conv_arithmetic import _SAME_VARIANTS, same_padding_case
+
+    ex = get_exercise("same_padding")
+    tags = []
+    for case in list(ex.visible()) + [same_padding_case(RandomInputs(s)) for s in range(40)]:
+        if case.raises:
+            continue
+        try:
+            ex.check_case(_SAME_VARIANTS[tag], case)
+        except CheckFailed as failure:
+            tags.append(failure.tag)
+    assert tag in tags and tags[0] == tag, tags

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -75,6 +76,69 @@ SIZE_MISCONCEPTIONS = (
 
 
 register(Exercise.from_spec(visible.OUTPUT_SIZE, conv_output_size_reference, misconceptions=SIZE_MISCONCEPTIONS))
+
+
+# ---------------------------------------------------------------------- same padding
+def same_padding_reference(kernel_size: int, dilation: int = 1) -> tuple[int, int]:
+    """PyTorch's own split: the ``(left, right)`` zero padding that reproduces ``padding='same'``.
+
+    Found by trying every split of ``dilation * (kernel_size - 1)`` against ``F.conv1d`` with
+    ``padding='same'`` on a random input (float64, so equality is exact).
+    """
+    if kernel_size < 1 or dilation < 1:
+        raise ValueError(f"kernel_size and dilation must be at least 1, got {kernel_size} and {dilation}")
+    total = dilation * (kernel_size - 1)
+    gen = torch.Generator().manual_seed(kernel_size * 1000 + dilation)
+    x = torch.randn(1, 1, total + 5, generator=gen, dtype=torch.float64)
+    w = torch.randn(1, 1, kernel_size, generator=gen, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "even kernel lengths and odd dilation may require a copy"
+        same = pristine.conv1d(x, w, padding="same", dilation=dilation)
+    for left in range(total + 1):
+        padded = pristine.conv1d(torch.nn.functional.pad(x, (left, total - left)), w, dilation=dilation)
+        if padded.shape == same.shape and pristine.equal(padded, same):
+            return left, total - left
+    raise AssertionError("no split of the padding reproduces padding='same'")
+
+
+def _same_variant(*, extra_left: bool = False, use_dilation: bool = True, halves: str = "split"):
+    def variant(kernel_size, dilation=1):
+        if kernel_size < 1 or dilation < 1:
+            raise ValueError("kernel_size and dilation must be at least 1")
+        total = (dilation if use_dilation else 1) * (kernel_size - 1)
+        if halves == "floor":
+            return total // 2, total // 2
+        small = total // 2
+        return (total - small, small) if extra_left else (small, total - small)
+
+    return variant
+
+
+_SAME_VARIANTS = {
+    "extra-padding-on-left": _same_variant(extra_left=True),
+    "dilation-ignored": _same_variant(use_dilation=False),
+    "same-padding-floored": _same_variant(halves="floor"),
+}
+
+SAME_MISCONCEPTIONS = (
+    Misconception("extra-padding-on-left", "when the padding d*(k-1) is odd, PyTorch's padding='same' puts the "
+                  "extra pixel on the right (bottom), not the left", variant=_SAME_VARIANTS["extra-padding-on-left"]),
+    Misconception("dilation-ignored", "a dilated kernel spans d*(k-1)+1 pixels, so 'same' needs d*(k-1) pixels "
+                  "of padding in all, not k-1", variant=_SAME_VARIANTS["dilation-ignored"]),
+    Misconception("same-padding-floored", "with an even kernel, d*(k-1) is odd: padding floor(d*(k-1)/2) on "
+                  "both sides loses one pixel; the right side needs one more",
+                  variant=_SAME_VARIANTS["same-padding-floored"]),
+)
+
+register(Exercise.from_spec(visible.SAME_PADDING, same_padding_reference, misconceptions=SAME_MISCONCEPTIONS))
+
+
+def same_padding_case(r: RandomInputs) -> Case:
+    """A random ``same_padding`` question: kernels 1-11, dilation 1-4 (half the time 1)."""
+    k = r.rng.randint(1, 11)
+    if r.rng.random() < 0.5:
+        return Case((k,))
+    return Case((k,), {"dilation": r.rng.randint(1, 4)})
 
 
 # ----------------------------------------------------------------------- convolution
@@ -205,4 +269,4 @@ def conv2d_case(r: RandomInputs, *, groups: bool = True, max_stride: int = 3,
 
 
 __all__ = ["conv2d_case", "conv_matrix_case", "conv_output_size_case", "conv_output_size_reference",
-           "conv_matrix_reference"]
+           "conv_matrix_reference", "same_padding_case", "same_padding_reference"]

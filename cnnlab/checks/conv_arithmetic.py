@@ -1,4 +1,4 @@
-"""Notebook 01, convolution arithmetic: the visible cases of its four exercises."""
+"""Notebook 01, convolution arithmetic: the visible cases of its five exercises."""
 
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ def _size_cases() -> list[Case]:
         Case((9, 3), {"stride": 2, "padding": 1, "dilation": 2}),
         Case(((28, 32), (5, 3)), {"stride": (1, 2), "padding": (0, 1)}, note="tuple arguments"),
         Case((2, 5), note="kernel larger than the input", raises=ValueError),
+    ]
+
+
+def _same_padding_cases() -> list[Case]:
+    return [
+        Case((3,), note="the usual 3x3 kernel: one pixel on each side"),
+        Case((7,), note=f"the 7x7 stem of {cite(2)}: three pixels on each side"),
+        Case((3,), {"dilation": 2}, note="a dilated 3x3 kernel spans 5 pixels: two on each side"),
+        Case((1,), note="a 1x1 kernel needs no padding"),
+        Case((4,), note="an even kernel: 3 pixels of padding in all, the extra one on the right (bottom)"),
+        Case((2,), {"dilation": 3}, note="spans 4 pixels: 3 of padding, 1 left and 2 right"),
+        Case((0,), note="there is no kernel of size 0", raises=ValueError),
     ]
 
 
@@ -50,8 +62,9 @@ def _matrix_cases() -> list[Case]:
 
 CONV_TOLERANCE = Tolerance(rtol=1e-4, atol=1e-4)
 
-OUTPUT_SIZE, CONV2D_NAIVE, CONV2D_UNFOLD, CONV_MATRIX = declare(
+OUTPUT_SIZE, SAME_PADDING, CONV2D_NAIVE, CONV2D_UNFOLD, CONV_MATRIX = declare(
     VisibleSpec("conv_output_size", NOTEBOOK, _size_cases, tolerance=EXACT),
+    VisibleSpec("same_padding", NOTEBOOK, _same_padding_cases, tolerance=EXACT),
     VisibleSpec("conv2d_naive", NOTEBOOK, _conv_cases, tolerance=CONV_TOLERANCE),
     VisibleSpec("conv2d_unfold", NOTEBOOK, _conv_cases, tolerance=CONV_TOLERANCE),
     VisibleSpec("conv_matrix", NOTEBOOK, _matrix_cases, tolerance=Tolerance(rtol=1e-5, atol=1e-5)),
