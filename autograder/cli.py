@@ -215,7 +215,11 @@ DEMO_EXPECTED = {"student-full": 1.0, "student-untouched": 0.0}
 
 
 def _demo_self_check(ws: Workspace, assignments: list[str]) -> str | None:
-    """Why the demo's own result is wrong (the full example student must score 100%, the untouched 0%)."""
+    """Why the demo's own result is wrong.
+
+    The full example student must score 100% of the autograded points, the untouched 0%; written
+    answers wait for a grader, so they count for neither.
+    """
     from autograder.summary import read_scores
 
     table = read_scores(ws, sorted(DEMO_EXPECTED))
@@ -223,9 +227,10 @@ def _demo_self_check(ws: Workspace, assignments: list[str]) -> str | None:
         row = table.scores.get(student, {})
         for assignment in assignments:
             score, most = row.get(assignment, (None, None))
-            if score is None or not most or abs(score - fraction * most) > 1e-6:
-                got = "not graded" if score is None else f"{score:g}/{most:g}"
-                return f"{student} should score {fraction:.0%} on {assignment}, got {got}"
+            auto = None if most is None else most - table.waiting(student, assignment).points
+            if score is None or not auto or abs(score - fraction * auto) > 1e-6:
+                got = "not graded" if score is None else f"{score:g}/{auto:g} autograded points"
+                return f"{student} should score {fraction:.0%} of the autograded points on {assignment}, got {got}"
     return None
 
 
@@ -238,6 +243,7 @@ def cmd_grade_me(args: argparse.Namespace) -> int:
         WORKSPACE,
         exercise_rows,
         format_rows,
+        model_answers_for,
         my_submissions,
         open_page,
         write_index,
@@ -256,9 +262,12 @@ def cmd_grade_me(args: argparse.Namespace) -> int:
     for outcome in run.all:
         rows = exercise_rows(ws, outcome.assignment)
         print(format_rows(outcome.assignment, rows))
+        models = model_answers_for(course, ws, outcome.assignment)
+        if models:
+            print(models)
         total += outcome.score
-        most += outcome.max_score
-    print(f"total: {total:g}/{most:g}")
+        most += outcome.max_score - outcome.pending.points
+    print(f"total: {total:g}/{most:g} autograded points (written answers are graded by an instructor)")
     index = write_index(ws, [s.assignment for s in subs])
     if args.no_open or not open_page(index):
         print(f"feedback: {_rel(index)}")

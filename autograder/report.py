@@ -17,6 +17,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder.course import COURSE_ID, Workspace
+from autograder.handgraded import Pending, pending
 from autograder.steps import MARKER
 from cnnlab.diagnosis import tags_in
 from cnnlab.tags import STATE
@@ -40,6 +41,8 @@ class ClassData:
     hints: dict[str, str] = field(default_factory=dict)
     # (assignment, student) -> (status, reason) when not ok
     problems: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # assignment -> written answers that no one has graded by hand yet (all students together)
+    pending: dict[str, Pending] = field(default_factory=lambda: defaultdict(Pending))
 
 
 def collect(workspace: Workspace) -> ClassData:
@@ -54,8 +57,11 @@ def collect(workspace: Workspace) -> ClassData:
                 except MissingEntry:
                     continue
                 data.totals[(assignment, student)] = (float(sub.score), float(sub.max_score))
+                data.pending[assignment] += pending(sub)
                 for nb in sub.notebooks:
                     for grade in nb.grades:
+                        if grade.cell.cell_type == "markdown":  # a written answer: no failure rate
+                            continue
                         data.tests[(assignment, grade.name)][student] = (float(grade.score), float(grade.max_score))
     for (assignment, student) in data.totals:
         folder = workspace.autograded / student / assignment
@@ -190,6 +196,13 @@ def _write_markdown(data: ClassData, rows: list[dict], out: Path) -> Path:
                      f"| {r['hint']} |")
     lines += ["", "![misconceptions](misconceptions.png)", "", "## Scores", "", "![scores](score_distribution.png)",
               "", "![failure rate](failure_rate.png)", ""]
+    waiting = {a: p for a, p in sorted(data.pending.items()) if p.answers}
+    if waiting:
+        lines += ["## Written answers to grade by hand", "",
+                  "Think questions are graded in the formgrader (JupyterLab: Nbgrader > Formgrader); until then "
+                  "they count 0 in the scores above.", "", "| notebook | answers waiting | points |", "|---|---|---|"]
+        lines += [f"| {a} | {p.answers} | {p.points:g} |" for a, p in waiting.items()]
+        lines += [""]
     if data.problems:
         lines += ["## Submissions that did not run to the end", "", "| student | notebook | status | reason |",
                   "|---|---|---|---|"]

@@ -15,10 +15,12 @@ import nbformat
 from nbgrader.api import Gradebook
 
 from autograder.course import COURSE_ID, REPO_ROOT, Course, CourseError, Workspace
+from autograder.handgraded import model_answers, written
 from autograder.submissions import Submission, check_notebook_file
 from cnnlab.diagnosis import tags_in
 
 STUDENT = "me"
+HAND_GRADED = "graded by hand"
 WORKSPACE = REPO_ROOT / "build" / "grade-me"
 
 
@@ -42,15 +44,23 @@ def my_submissions(course: Course, assignments: list[str] | None = None,
 
 
 def exercise_rows(workspace: Workspace, assignment: str) -> list[tuple[str, float, float, str]]:
-    """``(test, score, max, note)`` for each test of one notebook; note is the diagnosis or ''."""
+    """``(test, score, max, note)`` for each graded cell of one notebook; note is the diagnosis or ''.
+
+    A written answer's note says that it waits for a grader (``HAND_GRADED`` starts it).
+    """
     with Gradebook(workspace.gradebook_url, COURSE_ID) as gb:
         sub = gb.find_submission_notebook(assignment, assignment, STUDENT)
         scores = {g.name: (float(g.score), float(g.max_score)) for g in sub.grades}
+        by_hand = {g.name for g in sub.grades if g.cell.cell_type == "markdown"}
     notes: dict[str, str] = {}
     path = workspace.autograded_notebook(STUDENT, assignment)
     if path.is_file():
         for cell in nbformat.read(path, as_version=4).cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id in by_hand:
+                notes[grade_id] = HAND_GRADED + (": answered, model answer below" if written(cell.source)
+                                                 else ": not answered yet")
+                continue
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if grade_id in scores and errors:
                 text = str(errors[0].get("evalue", ""))
@@ -61,13 +71,34 @@ def exercise_rows(workspace: Workspace, assignment: str) -> list[tuple[str, floa
 
 
 def format_rows(assignment: str, rows: list[tuple[str, float, float, str]]) -> str:
-    total, most = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    lines = [f"{assignment}: {total:g}/{most:g}"]
+    auto = [r for r in rows if not r[3].startswith(HAND_GRADED)]
+    total, most = sum(r[1] for r in auto), sum(r[2] for r in auto)
+    hand = sum(r[2] for r in rows) - most
+    lines = [f"{assignment}: {total:g}/{most:g}" + (f" (+{hand:g} points of written answers)" if hand else "")]
     for name, score, max_score, note in rows:
-        mark = "✓" if score == max_score else "✗"
-        line = f"  {mark} {name.removeprefix('test_'):<28} {score:g}/{max_score:g}"
+        mark = "✎" if note.startswith(HAND_GRADED) else "✓" if score == max_score else "✗"
+        shown = f"-/{max_score:g}" if mark == "✎" else f"{score:g}/{max_score:g}"
+        line = f"  {mark} {name.removeprefix('test_'):<28} {shown}"
         lines.append(line + (f"  {note}" if note else ""))
     return "\n".join(lines)
+
+
+def model_answers_for(course: Course, workspace: Workspace, assignment: str) -> str:
+    """The model answer and rubric of each think question the student has answered ('' if none).
+
+    Shown only after an answer of one's own is written, never for a blank.
+    """
+    path = workspace.autograded_notebook(STUDENT, assignment)
+    if not path.is_file():
+        return ""
+    models = model_answers(course, assignment)
+    blocks = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in models and cell.cell_type == "markdown" and written(cell.source):
+            model = "\n".join("    " + line for line in models[grade_id].strip().splitlines())
+            blocks.append(f"  ✎ {grade_id}: compare with your answer\n{model}")
+    return "\n".join(blocks)
 
 
 def write_index(workspace: Workspace, assignments: list[str]) -> Path:

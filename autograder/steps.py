@@ -35,6 +35,7 @@ from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 from autograder.course import COURSE_ID, KERNEL_NAME, Course, Workspace
+from autograder.handgraded import Pending, pending
 from autograder.jobs import Job, default_env
 from autograder.limits import Limits
 from autograder.preprocessors import AssignMissingIds, ResolveDuplicateCells
@@ -66,6 +67,8 @@ class Outcome:
     max_score: float
     seconds: float
     reason: str = ""
+    # Written answers left for the formgrader: ``score`` excludes them until someone grades them.
+    pending: Pending = Pending()
 
 
 def _resources(workspace: Workspace, sub: Submission) -> dict:
@@ -141,10 +144,10 @@ def _ensure_submission(workspace: Workspace, sub: Submission) -> None:
             gb.update_or_create_submission(sub.assignment, sub.student)
 
 
-def _score(workspace: Workspace, sub: Submission) -> tuple[float, float]:
+def _score(workspace: Workspace, sub: Submission) -> tuple[float, float, Pending]:
     with Gradebook(workspace.gradebook_url, COURSE_ID) as gb:
         s = gb.find_submission(sub.assignment, sub.student)
-        return float(s.score), float(s.max_score)
+        return float(s.score), float(s.max_score), pending(s)
 
 
 def record_result(course: Course, workspace: Workspace, sub: Submission, result: dict,
@@ -162,9 +165,9 @@ def record_result(course: Course, workspace: Workspace, sub: Submission, result:
     stamp = sub.path.parent / "timestamp.txt"
     if stamp.is_file():
         shutil.copyfile(stamp, folder / "timestamp.txt")
-    score, max_score = _score(workspace, sub)
+    score, max_score, waiting = _score(workspace, sub)
     outcome = Outcome(sub.student, sub.assignment, result["status"], score, max_score,
-                      float(result.get("seconds", 0.0)), result.get("reason", ""))
+                      float(result.get("seconds", 0.0)), result.get("reason", ""), waiting)
     _write_marker(folder, sub, outcome)
     return outcome
 
@@ -203,11 +206,11 @@ def already_graded(workspace: Workspace, sub: Submission) -> Outcome | None:
     if data.get("digest") != sub.digest() or data.get("status") == "worker-crashed":
         return None
     try:
-        score, max_score = _score(workspace, sub)
+        score, max_score, waiting = _score(workspace, sub)
     except Exception:  # not in this gradebook (e.g. a new database): grade again
         return None
     return Outcome(sub.student, sub.assignment, data["status"], score, max_score,
-                   data.get("seconds", 0.0), data.get("reason", ""))
+                   data.get("seconds", 0.0), data.get("reason", ""), waiting)
 
 
 def _write_marker(folder: Path, sub: Submission, outcome: Outcome) -> None:

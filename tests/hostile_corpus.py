@@ -54,7 +54,7 @@ class Expect:
     not_output: dict[str, str] = field(default_factory=dict)  # answer-cell id -> text that must not appear
     test_output: dict[str, str] = field(default_factory=dict)  # test id -> text its output must contain
     reason: str = ""  # for rejections: text in the reason
-    max_score: float = 12.0
+    max_score: float = 16.0  # 12 autograded + 4 for the think questions (graded by hand)
 
 
 @dataclass

@@ -29,14 +29,24 @@ def _grade_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
 
 
+def _written_answers(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """Think questions (graded by hand): grade id -> points."""
+    return {c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"]) for c in _grade_cells(nb)
+            if c.cell_type == "markdown"}
+
+
 @pytest.mark.grading
 @pytest.mark.parametrize("assignment", _by_notebook(ASSIGNMENTS))
 def test_full_solution_scores_full_points(example_class, assignment: str) -> None:
     outcome = example_class.outcome("student-full", assignment)
     assert outcome.status == "ok", outcome.reason
-    failing = {k: v for k, v in example_class.cell_scores("student-full", assignment).items() if v[0] != v[1]}
+    by_hand = _written_answers(example_class.notebook("student-full", assignment))
+    failing = {k: v for k, v in example_class.cell_scores("student-full", assignment).items()
+               if v[0] != v[1] and k not in by_hand}
     assert not failing, {k: example_class.cell_text("student-full", assignment, k)[-800:] for k in failing}
-    assert outcome.score == outcome.max_score > 0
+    # every autograded point; the written answers wait for a grader (0 until then)
+    assert outcome.pending.answers == len(by_hand) and outcome.pending.points == sum(by_hand.values())
+    assert outcome.score == outcome.max_score - outcome.pending.points > 0
 
 
 @pytest.mark.grading
@@ -45,7 +55,8 @@ def test_untouched_release_scores_zero_without_grader_error(example_class, assig
     outcome = example_class.outcome("student-untouched", assignment)
     assert outcome.status == "ok", f"the grader failed instead of scoring 0: {outcome.reason}"
     assert outcome.score == 0, example_class.cell_scores("student-untouched", assignment)
-    for grade_id in example_class.cell_scores("student-untouched", assignment):
+    by_hand = _written_answers(example_class.notebook("student-untouched", assignment))
+    for grade_id in set(example_class.cell_scores("student-untouched", assignment)) - set(by_hand):
         assert example_class.cell_tags("student-untouched", assignment, grade_id), (
             f"{grade_id} failed without a diagnosis tag")
 

@@ -121,7 +121,7 @@ def test_the_cli_grades_the_valid_ones_and_says_which_were_rejected(tmp_path) ->
     out = result.stdout
     rejected = [line for line in out.splitlines() if line.startswith("rejected: ")]
     assert len(rejected) == 7 and "7 input(s) rejected" in out
-    assert "ada.lovelace" in out and "12/12" in out
+    assert "ada.lovelace" in out and "12/16" in out
     again = _cli("--workspace", str(ws), "grade", str(tmp_path / "export.zip"), "--no-progress")
     assert "3 already graded, skipped" in again.stdout
     (tmp_path / "one").mkdir()

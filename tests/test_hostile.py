@@ -112,7 +112,7 @@ def test_hostile_case_has_its_expected_outcome(corpus, case) -> None:  # noqa: A
 def test_the_honest_student_is_unaffected_and_the_gradebook_intact(corpus) -> None:
     graded, _, _ = corpus
     honest = graded.outcome("honest", ASSIGNMENT)
-    assert (honest.status, honest.score, honest.max_score) == ("ok", 12.0, 12.0)
+    assert (honest.status, honest.score, honest.max_score) == ("ok", 12.0, 16.0)
     graded_names = {o.student for o in graded.run.outcomes}
     expected = {c.name for c in CASES if c.expect.status != "rejected"} | {"honest"}
     assert graded_names == expected, "the grader must carry on through every case"

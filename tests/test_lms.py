@@ -161,7 +161,7 @@ def test_moodle_round_trip_writes_a_worksheet_per_assignment_that_matches_the_gr
     assert back == {"Participant 101": 12.0, "Participant 102": 5.0, "Participant 103": 0.0, "Participant 104": 12.0}
     names = {r["Identifier"]: (r["Full name"], r["Email address"]) for r in sheet}
     assert names["Participant 103"] == ("王小明", "wang@example.edu")
-    assert {r["Maximum Grade"] for r in sheet} == {"12"}
+    assert {r["Maximum Grade"] for r in sheet} == {"16"}
 
 
 @pytest.mark.parametrize(("args", "message"), [

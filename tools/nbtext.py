@@ -8,6 +8,8 @@ view. Cell headers carry the nbgrader role:
     # %% [setup] id=setup                   locked code cell (runs first, restored at grading)
     # %% [solution] id=conv_output_size     the student's answer cell
     # %% [tests] id=test_conv_output_size points=2    a locked, graded test cell
+    # %% [answer] id=think_two_3x3 points=2           a written answer, graded by hand (markdown:
+                                                      the model answer and rubric; students get a blank)
 
 Usage:
     python tools/nbtext.py to-ipynb notebook.py  [-o out.ipynb]
@@ -36,6 +38,8 @@ def _nbgrader(role: str, attrs: dict[str, str]) -> dict:
         meta["solution"] = True
     elif role == "tests":
         meta.update(grade=True, locked=True, points=float(attrs.get("points", 1)))
+    elif role == "answer":
+        meta.update(grade=True, solution=True, points=float(attrs.get("points", 1)))
     meta["grade_id"] = attrs["id"]
     return meta
 
@@ -55,7 +59,7 @@ def py_to_notebook(text: str) -> nbformat.NotebookNode:
     for index, (role, attrs, lines) in enumerate(chunks):
         while lines and not lines[-1].strip():
             lines.pop()
-        if role == "markdown":
+        if role in ("markdown", "answer"):
             body = "\n".join(re.sub(r"^# ?", "", ln) for ln in lines)
             cell = nbformat.v4.new_markdown_cell(body)
         else:
@@ -78,7 +82,12 @@ def notebook_to_py(nb: nbformat.NotebookNode) -> str:
     out: list[str] = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "markdown":
+        if cell.cell_type == "markdown" and meta.get("grade"):
+            points = meta.get("points", 1)
+            points = int(points) if float(points).is_integer() else points
+            out.append(f"# %% [answer] id={meta['grade_id']} points={points}")
+            out += [("# " + ln).rstrip() for ln in cell.source.splitlines()]
+        elif cell.cell_type == "markdown":
             out.append("# %% [markdown]")
             out += [("# " + ln).rstrip() for ln in cell.source.splitlines()]
         else:
