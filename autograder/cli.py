@@ -151,10 +151,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     target = args.file or args.to
     if args.to_lms:
-        return _export_to_lms(args.to_lms, Path(target) if target else None, _workspace(args))
-    path = export_csv(_workspace(args), Path(target) if target else None)
-    print(f"wrote {path}")
-    return EXIT_OK
+        code = _export_to_lms(args.to_lms, Path(target) if target else None, _workspace(args))
+    else:
+        print(f"wrote {export_csv(_workspace(args), Path(target) if target else None)}")
+        code = EXIT_OK
+    _note_ungraded_answers(_workspace(args))
+    return code
+
+
+def _note_ungraded_answers(ws: Workspace) -> None:
+    """Say when written answers still wait for a grader: they are exported as 0."""
+    from autograder.handgraded import Pending
+    from autograder.summary import read_scores
+
+    table = read_scores(ws)
+    waiting = sum((table.waiting(student) for student in table.scores), Pending())
+    if waiting.answers:
+        print(f"note: {waiting.describe()} (formgrader); until then they are exported as 0")
 
 
 def _export_to_lms(lms: str, target: Path | None, ws: Workspace) -> int:

@@ -169,11 +169,18 @@ def test_every_exercise_has_a_contract_and_a_graded_test(assignment: str) -> Non
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if not meta.get("solution"):
             continue
+        if cell.cell_type == "markdown":  # a think question, graded by hand: model answer and rubric
+            assert meta["grade_id"].startswith("think_") and meta.get("points", 0) > 0, meta
+            assert "**Model answer.**" in cell.source and "**Rubric**" in cell.source, meta["grade_id"]
+            rubric = cell.source.split("**Rubric**", 1)[1]
+            assert rubric.count("\n* ") == int(meta["points"]), f"{meta['grade_id']}: one rubric line per point"
+            continue
         defs = re.findall(r"^(?:def|class) (\w+)", cell.source, flags=re.M)
         for name in defs:
             body = cell.source.split(f" {name}", 1)[1]
             assert '"""' in body.split("### BEGIN SOLUTION")[0], f"{name} has no docstring contract"
-        following = next((c for c in cells[i + 1:] if c.get("metadata", {}).get("nbgrader", {}).get("grade")), None)
+        following = next((c for c in cells[i + 1:] if c.cell_type == "code"
+                          and c.get("metadata", {}).get("nbgrader", {}).get("grade")), None)
         assert following is not None, f"answer cell {meta['grade_id']} has no test cell after it"
         assert "check(" in following.source and "BEGIN HIDDEN TESTS" in following.source, (
             f"the test after {meta['grade_id']} needs visible checks and hidden tests")

@@ -170,3 +170,25 @@ def test_the_report_counts_misconceptions_per_exercise(example_class) -> None:
 def test_markers_record_how_each_submission_went(example_class) -> None:
     marker = json.loads((example_class.workspace.autograded / "student-full" / NB01 / ".grading.json").read_text())
     assert marker["status"] == "ok" and len(marker["digest"]) == 64
+
+
+def test_the_report_and_the_table_count_written_answers_left_for_a_grader(example_class) -> None:
+    from autograder.report import collect
+    from autograder.summary import format_table, read_scores
+
+    data = collect(example_class.workspace)
+    # three students, each with 2 think questions (4 points) in notebook 01 and 3 (6 points) in 08
+    assert (data.pending[NB01].answers, data.pending[NB01].points) == (6, 12.0)
+    assert (data.pending["08_backward"].answers, data.pending["08_backward"].points) == (9, 18.0)
+    assert not any(test.startswith("think_") for (_, test) in data.tests), "written answers have no failure rate"
+    write_report(example_class.workspace)
+    report = (example_class.workspace.reports / "report.md").read_text()
+    assert "## Written answers to grade by hand" in report and f"| {NB01} | 6 | 12 |" in report
+    # the backward mistakes of the partial student are counted like every other misconception
+    rows = {(r["test"], r["tag"]): r["students"] for r in misconception_rows(data)}
+    for test, tag in (("test_conv2d_backward", "kernel-not-flipped"), ("test_max_pool2d_backward", "ties-to-every-max"),
+                      ("test_batch_norm2d_backward", "bn-mean-term-missing"),
+                      ("test_cross_entropy_backward", "mean-over-batch-missing")):
+        assert rows.get((test, tag)) == 1, (test, tag)
+    table = format_table(read_scores(example_class.workspace))
+    assert "*" in table and "written answers to grade by hand" in table and "student-full 21 (41 points)" in table

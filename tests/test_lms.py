@@ -132,6 +132,7 @@ def test_canvas_round_trip_grades_penalises_late_work_and_writes_the_import(tmp_
     assert scores == {"s004": 12.0, "s005": 0.0, "s006": 12.0}, "late work must score 0 under penalty 'zero'"
     out = run_cli("--workspace", str(ws), "export", str(tmp_path / "canvas.csv"), "--to-lms", "canvas", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert "written answers" in out.stdout and "exported as 0" in out.stdout  # the think questions wait
     rows = list(csv.reader(_lines(tmp_path / "canvas.csv")))
     assert rows[0][5] == f"{NB01} (4242)"
     back = {r[1]: float(r[5]) for r in rows[2:]}
