@@ -107,3 +107,23 @@ def assignment_scores(workspace: Workspace, assignment: str) -> dict[str, float]
     with Gradebook(workspace.gradebook_url) as gb:
         return {s.student.id: float(s.score) - float(s.late_submission_penalty or 0)
                 for s in gb.assignment_submissions(assignment)}
+
+
+def diagnosed_tags(exercise, wrong, cases, *, until: str | None = None) -> list[str]:  # noqa: ANN001
+    """The diagnosis tag of each case on which ``exercise`` rejects the wrong implementation ``wrong``.
+
+    Cases that must raise are skipped; stops after the first ``until`` tag.
+    """
+    from cnnlab.diagnosis import CheckFailed
+
+    tags = []
+    for case in cases:
+        if case.raises:
+            continue
+        try:
+            exercise.check_case(wrong, case)
+        except CheckFailed as failure:
+            tags.append(failure.tag)
+            if failure.tag == until:
+                break
+    return tags

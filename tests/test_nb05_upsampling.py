@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from helpers import solution_namespace
+from helpers import diagnosed_tags, solution_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -236,16 +236,7 @@ def test_every_mistake_is_diagnosed(name, tag) -> None:  # noqa: ANN001
     ex = get_exercise(name)
     wrong = STUDENT_MISTAKES[name][tag]
     cases = list(ex.visible()) + [CASES[name](RandomInputs(s)) for s in range(80)]
-    tags = []
-    for case in cases:
-        if case.raises:
-            continue
-        try:
-            ex.check_case(wrong, case)
-        except CheckFailed as failure:
-            tags.append(failure.tag)
-            if failure.tag == tag:
-                break
+    tags = diagnosed_tags(ex, wrong, cases, until=tag)
     assert tag in tags, f"{tag} never diagnosed; got {sorted(set(tags))}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import solution_namespace
+from helpers import diagnosed_tags, solution_namespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,14 +146,7 @@ def test_every_mistake_is_diagnosed(name, tag) -> None:  # noqa: ANN001
     ex = get_exercise(name)
     wrong = STUDENT_MISTAKES[name][tag]
     cases = list(ex.visible()) + [_random_case(name, RandomInputs(s), ties=s % 2 == 0) for s in range(60)]
-    tags = []
-    for case in cases:
-        try:
-            ex.check_case(wrong, case)
-        except CheckFailed as failure:
-            tags.append(failure.tag)
-            if failure.tag == tag:
-                break
+    tags = diagnosed_tags(ex, wrong, cases, until=tag)
     assert tag in tags, f"{tag} never diagnosed; got {sorted(set(tags))}"
 
 
