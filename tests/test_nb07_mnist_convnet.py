@@ -57,7 +57,7 @@ def _one_thread():
 def _test_cells() -> dict[str, str]:
     nb = nbformat.read(COURSE.source_notebook(NB), as_version=4)
     return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-            if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+            if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")}
 
 
 def hidden_code(grade_id: str) -> str:
