@@ -9,7 +9,7 @@ diagnosis fires.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -20,14 +20,7 @@ from cnnlab.cases import Case, RandomInputs
 from cnnlab.checks import backward as visible
 from cnnlab.checks.backward import SmoothScalar
 from cnnlab.diagnosis import Misconception
-
-IntOrPair = int | Sequence[int]
-
-
-def _pair(value: IntOrPair) -> tuple[int, int]:
-    if isinstance(value, (tuple, list)):
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
+from cnnlab.util import as_pair
 
 
 def _vjp(forward: Callable[..., torch.Tensor], dout: torch.Tensor, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -96,7 +89,7 @@ def conv2d_backward_reference(dout, x, weight, stride=1, padding=0, dilation=1, 
 def _conv_backward_loops(dout, x, weight, stride=1, padding=0, dilation=1, groups=1, *, flip: bool = False,
                          use_stride: bool = True, use_dilation: bool = True):
     """``conv2d_backward`` by scattering over kernel taps; the knobs make the classic mistakes."""
-    (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)
+    (sh, sw), (ph, pw), (dh, dw) = as_pair(stride), as_pair(padding), as_pair(dilation)
     sh, sw = (sh, sw) if use_stride else (1, 1)
     dh, dw = (dh, dw) if use_dilation else (1, 1)
     n, c_in, h, w = x.shape
@@ -187,25 +180,20 @@ def avg_pool2d_backward_reference(dout, x, kernel_size, stride=None, padding=0, 
                 dout, x)[0]
 
 
-def _windows(x, kernel_size, stride, padding, fill: float):
-    """Padded input and the window views ``(N, C, H_out, W_out, kH, kW)`` with their padded positions."""
-    (kh, kw), (ph, pw) = _pair(kernel_size), _pair(padding)
-    sh, sw = _pair(kernel_size if stride is None else stride)
-    xp = F.pad(x, (pw, pw, ph, ph), value=fill)
-    win = xp.unfold(2, kh, sh).unfold(3, kw, sw)
-    return xp, win
-
-
 def _max_backward_variant(*, every_max: bool = False, pad_value: float = float("-inf"),
                           overwrite: bool = False):
+    """Max-pool backward by routing each window's gradient; the knobs make the classic mistakes."""
+
     def variant(dout, x, kernel_size, stride=None, padding=0):
-        (ph, pw), (h, w) = _pair(padding), x.shape[-2:]
-        xp, win = _windows(x, kernel_size, stride, padding, pad_value)
-        n, c, ho, wo, kh, kw = win.shape
-        if ho != dout.shape[-2] or wo != dout.shape[-1]:
-            raise ValueError("shape")
-        sh, sw = _pair(kernel_size if stride is None else stride)
-        flat = win.reshape(n, c, ho, wo, kh * kw)
+        (kh, kw), (ph, pw) = as_pair(kernel_size), as_pair(padding)
+        sh, sw = as_pair(kernel_size if stride is None else stride)
+        h, w = x.shape[-2:]
+        xp = F.pad(x, (pw, pw, ph, ph), value=pad_value)
+        windows = xp.unfold(2, kh, sh).unfold(3, kw, sw)  # (N, C, H_out, W_out, kH, kW)
+        n, c, ho, wo = windows.shape[:4]
+        if (ho, wo) != tuple(dout.shape[-2:]):
+            raise ValueError("dout does not have the pooled shape")
+        flat = windows.reshape(n, c, ho, wo, kh * kw)
         if every_max:
             mask = (flat == flat.amax(-1, keepdim=True)).to(dout.dtype)
         else:

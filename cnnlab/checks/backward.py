@@ -7,6 +7,8 @@ asked to differentiate: a module, so that the grader can hand it to the kernel a
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from cnnlab.cases import Case, RandomInputs
@@ -36,9 +38,7 @@ class SmoothScalar(torch.nn.Module):
     @classmethod
     def random(cls, r: RandomInputs, shape: tuple[int, ...], dtype: torch.dtype = torch.float64) -> SmoothScalar:
         """A random instance for inputs of ``shape``, on ``r.device``."""
-        n = 1
-        for s in shape:
-            n *= s
+        n = math.prod(shape)
         return cls(r.randn(*shape, dtype=dtype), r.randn(*shape, dtype=dtype), r.randn(*shape, dtype=dtype),
                    r.randn(n, n, dtype=dtype) / n)
 
