@@ -18,12 +18,21 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 COURSE_DATA_DIR ?= $(firstword $(wildcard $(CURDIR)/../shared/data) $(CURDIR)/data)
 export COURSE_DATA_DIR
 
+# The Chinese course: `make lab LANG=zh`, `make grade-me LANG=zh` (or COURSE_LANG=zh) use course-zh/.
+# LANG=zh is not a locale, so the commands themselves run with LANG=C.UTF-8.
+ifeq ($(LANG),zh)
+override LANG := C.UTF-8
+COURSE_LANG := zh
+endif
+COURSE_LANG ?= en
+COURSE_DIR := $(if $(filter zh,$(COURSE_LANG)),course-zh,course)
+
 SUBMISSIONS ?= submitted
 WORKERS    ?=
 LMS        ?=
 ROSTER     ?=
 LAB_ARGS   ?=
-LAB_DIR    ?= $(CURDIR)
+LAB_DIR    ?= $(if $(filter zh,$(COURSE_LANG)),$(CURDIR)/course-zh,$(CURDIR))
 PYTEST_ARGS ?=
 
 .PHONY: help setup demo test release validate lab grade feedback export report grade-me \
@@ -51,13 +60,13 @@ demo: setup  ## release the course, grade examples/submissions, write feedback a
 test: setup  ## run the test suite
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-release: setup  ## regenerate course/ from solutions/
+release: setup  ## regenerate course/ and course-zh/ from solutions/ and the Chinese catalogs
 	$(PYTHON) -m autograder release
 
 validate: setup  ## solutions pass every test, released notebooks pass none
 	$(PYTHON) -m autograder validate
 
-lab: setup  ## start JupyterLab on the course (options: LAB_DIR=folder LAB_ARGS="--port=8899")
+lab: setup  ## start JupyterLab on the course; LANG=zh: the Chinese course (LAB_DIR=folder LAB_ARGS="--port=8899")
 	$(VENV)/bin/jupyter lab --notebook-dir=$(LAB_DIR) $(LAB_ARGS)
 
 grade: setup  ## grade a class: make grade SUBMISSIONS=path/or/export.zip [LMS=canvas|moodle] [ROSTER=roster.csv] [WORKERS=N]
@@ -72,8 +81,8 @@ export: setup  ## write grades.csv from the gradebook
 report: setup  ## plots and the misconception report
 	$(PYTHON) -m autograder report
 
-grade-me: setup  ## self-study: grade your own course/ with the hidden tests
-	$(PYTHON) -m autograder grade-me
+grade-me: setup  ## self-study: grade your own course/ (LANG=zh: course-zh/) with the hidden tests
+	$(PYTHON) -m autograder grade-me $(if $(filter zh,$(COURSE_LANG)),--from course-zh)
 
 bench: setup  ## benchmarks (timings, not tests)
 	$(PYTHON) bench/run_all.py

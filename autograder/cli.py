@@ -24,11 +24,16 @@ def _workspace(args: argparse.Namespace) -> Workspace:
 
 def cmd_release(args: argparse.Namespace) -> int:
     from autograder.release import release
+    from autograder.translation.build import ZH_RELEASE_DIR, release_zh
+    from autograder.translation.library import compile_mo
 
     course = Course()
     paths = release(course, _workspace(args), args.assignments or None)
     for p in paths:
         print(f"released {p.relative_to(course.root)}")
+    compile_mo(course.root)
+    release_zh(course, [course.require(a) for a in args.assignments] or None)  # raises when a translation is missing
+    print(f"released {ZH_RELEASE_DIR}/ (the Chinese course: the same grade cells, ids and points)")
     return EXIT_OK
 
 
@@ -199,12 +204,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from autograder.feedback import generate_feedback
     from autograder.release import release
     from autograder.submissions import discover_layout
+    from autograder.translation.build import release_zh
+    from autograder.translation.library import compile_mo
 
     course = Course()
     ws = Workspace(Path(args.workspace).resolve()).create()
     examples = REPO_ROOT / "examples" / "submissions"
-    print("[1/4] release: course/ from solutions/")
+    print("[1/4] release: course/ and course-zh/ from solutions/ and the Chinese catalogs")
     release(course, ws)
+    compile_mo(course.root)
+    release_zh(course)
     subs, rejected = discover_layout(examples, course)
     students = sorted({s.student for s in subs})
     print(f"[2/4] grade: {len(subs)} notebooks of {len(students)} example students ({', '.join(students)})")
@@ -233,6 +242,7 @@ def _demo_self_check(ws: Workspace, assignments: list[str]) -> str | None:
     The full example student must score 100% of the autograded points, the untouched 0%; written
     answers wait for a grader, so they count for neither.
     """
+    from autograder.examples import ZH_TWIN
     from autograder.summary import read_scores
 
     table = read_scores(ws, sorted(DEMO_EXPECTED))
@@ -244,6 +254,13 @@ def _demo_self_check(ws: Workspace, assignments: list[str]) -> str | None:
             if score is None or not auto or abs(score - fraction * auto) > 1e-6:
                 got = "not graded" if score is None else f"{score:g}/{auto:g} autograded points"
                 return f"{student} should score {fraction:.0%} of the autograded points on {assignment}, got {got}"
+    twins = read_scores(ws, sorted(ZH_TWIN) + sorted(ZH_TWIN.values()))
+    for chinese, english in ZH_TWIN.items():
+        for assignment in assignments:
+            zh, en = twins.scores.get(chinese, {}).get(assignment), twins.scores.get(english, {}).get(assignment)
+            if zh is not None and zh != en:
+                return (f"{chinese} (Chinese release) scored {zh[0]:g} on {assignment}, its English twin {english} "
+                        f"{'nothing' if en is None else f'{en[0]:g}'}: the same code must score the same")
     return None
 
 
@@ -259,8 +276,10 @@ def cmd_grade_me(args: argparse.Namespace) -> int:
         model_answers_for,
         my_submissions,
         open_page,
+        submissions_language,
         write_index,
     )
+    from cnnlab.i18n import translate, use_language
 
     course = Course()
     ws = Workspace(Path(args.workspace or WORKSPACE).resolve()).create()
@@ -268,7 +287,10 @@ def cmd_grade_me(args: argparse.Namespace) -> int:
         raise CourseError("grade-me never uses the instructor's workspace (grading/); pick another --workspace")
     folder = Path(args.folder).resolve() if args.folder else None
     subs = stage(ws, my_submissions(course, args.assignments or None, folder))
-    print(f"grading your {len(subs)} notebook(s) in course/ with the hidden tests (scratch gradebook: {_rel(ws.path)})")
+    use_language(submissions_language(subs))  # the summary speaks the language the notebooks are in
+    where = _rel(folder) if folder else "course/"
+    print(translate(f"grading your {len(subs)} notebook(s) in {where} with the hidden tests "
+                    f"(scratch gradebook: {_rel(ws.path)})"))
     run = grade(course, ws, subs, backend=LocalBackend(args.workers), progress=not args.no_progress)
     generate_feedback(course, ws)
     total = most = 0.0
@@ -280,10 +302,10 @@ def cmd_grade_me(args: argparse.Namespace) -> int:
             print(models)
         total += outcome.score
         most += outcome.max_score - outcome.pending.points
-    print(f"total: {total:g}/{most:g} autograded points (written answers are graded by an instructor)")
+    print(translate(f"total: {total:g}/{most:g} autograded points (written answers are graded by an instructor)"))
     index = write_index(ws, [s.assignment for s in subs])
     if args.no_open or not open_page(index):
-        print(f"feedback: {_rel(index)}")
+        print(translate(f"feedback: {_rel(index)}"))
     return EXIT_OK
 
 

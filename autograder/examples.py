@@ -1,12 +1,14 @@
 """Build the example class in ``examples/submissions`` from ``course/`` and ``solutions/``.
 
-Three students, each with every notebook:
+Four students, each with every notebook:
 
 - ``student-full``: the release with every answer cell filled from the solutions;
 - ``student-untouched``: the release as students receive it;
 - ``student-partial``: the release with the answers listed in ``examples/partial/<assignment>.py``
   (``ANSWERS``: ``"solution"`` or replacement code, keyed by answer-cell id). That file
-  also states ``EXPECTED_SCORE`` and the diagnosis tags the tests expect.
+  also states ``EXPECTED_SCORE`` and the diagnosis tags the tests expect;
+- ``student-partial-zh``: the same answers in the Chinese release (``course-zh/``): the same
+  code must earn the same score, with its feedback in Chinese.
 
 ``python -m autograder.examples`` rewrites the folder; a test proves it is in sync.
 """
@@ -22,7 +24,8 @@ import nbformat
 from autograder.course import REPO_ROOT, Course
 
 EXAMPLES = REPO_ROOT / "examples"
-STUDENTS = ("student-full", "student-partial", "student-untouched")
+STUDENTS = ("student-full", "student-partial", "student-untouched", "student-partial-zh")
+ZH_TWIN = {"student-partial-zh": "student-partial"}  # a Chinese submission and its English twin
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
@@ -32,9 +35,26 @@ def partial_spec(assignment: str, examples: Path = EXAMPLES) -> dict:
     return runpy.run_path(str(path)) if path.exists() else {}
 
 
-def solution_sources(course: Course, assignment: str) -> dict[str, str]:
-    """Each answer cell's full solution, markers removed, keyed by grade id."""
+def _source(course: Course, assignment: str, lang: str) -> nbformat.NotebookNode:
     nb = nbformat.read(course.source_notebook(assignment), as_version=4)
+    if lang == "zh":
+        from autograder.translation.build import translated
+        from autograder.translation.catalogs import catalog_path, load
+
+        nb = translated(nb, load(catalog_path(course.root, assignment)), assignment)
+    return nb
+
+
+def _release(course: Course, assignment: str, lang: str) -> nbformat.NotebookNode:
+    from autograder.translation.build import ZH_RELEASE_DIR
+
+    folder = course.root / ZH_RELEASE_DIR if lang == "zh" else course.release_dir
+    return nbformat.read(folder / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def solution_sources(course: Course, assignment: str, lang: str = "en") -> dict[str, str]:
+    """Each answer cell's full solution (in ``lang``), markers removed, keyed by grade id."""
+    nb = _source(course, assignment, lang)
     out = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -44,10 +64,10 @@ def solution_sources(course: Course, assignment: str) -> dict[str, str]:
     return out
 
 
-def filled(course: Course, assignment: str, answers: dict[str, str]) -> nbformat.NotebookNode:
-    """The released notebook with the given answer cells replaced."""
-    nb = nbformat.read(course.release_notebook(assignment), as_version=4)
-    solutions = solution_sources(course, assignment)
+def filled(course: Course, assignment: str, answers: dict[str, str], lang: str = "en") -> nbformat.NotebookNode:
+    """The released notebook (in ``lang``) with the given answer cells replaced."""
+    nb = _release(course, assignment, lang)
+    solutions = solution_sources(course, assignment, lang)
     unknown = set(answers) - set(solutions)
     if unknown:
         raise KeyError(f"{assignment}: no answer cells named {sorted(unknown)}")
@@ -68,6 +88,7 @@ def build(course: Course, target: Path, assignments: list[str] | None = None) ->
                                                                       "solution")),
             "student-untouched": nbformat.read(course.release_notebook(assignment), as_version=4),
             "student-partial": filled(course, assignment, partial_spec(assignment).get("ANSWERS", {})),
+            "student-partial-zh": filled(course, assignment, partial_spec(assignment).get("ANSWERS", {}), "zh"),
         }
         for student, nb in notebooks.items():
             path = target / student / assignment / f"{assignment}.ipynb"

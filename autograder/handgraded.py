@@ -45,11 +45,17 @@ def pending(submission) -> Pending:  # noqa: ANN001 - an nbgrader SubmittedAssig
     return found
 
 
-def model_answers(course: Course, assignment: str) -> dict[str, str]:
-    """``grade_id -> model answer and rubric`` (markdown) of every think question in the source notebook."""
+def model_answers(course: Course, assignment: str, lang: str = "en") -> dict[str, str]:
+    """``grade_id -> model answer and rubric`` (markdown) of every think question, in ``lang``."""
     nb = nbformat.read(course.source_notebook(assignment), as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
-            if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade")}
+    answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
+               if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade")}
+    if lang == "zh":
+        from autograder.translation.catalogs import catalog_path, load
+
+        catalog = load(catalog_path(course.root, assignment))
+        answers = {k: str(getattr(catalog.get(v), "string", "") or v) for k, v in answers.items()}
+    return answers
 
 
 def written(source: str) -> bool:

@@ -33,6 +33,7 @@ from cnnlab import diagnosis as dx
 from cnnlab.cases import Case, RandomInputs
 from cnnlab.device import pick_device
 from cnnlab.forbidden import forbid_builtin
+from cnnlab.i18n import translate
 from cnnlab.settings import quiet_warnings, single_thread, strict_float32
 
 SEED_ENV = "COURSE_SEED"
@@ -112,4 +113,5 @@ def hidden_tests(exercise: str, *, seed: int | None = None,
         raise failure.with_details(
             f"hidden test on {run.device}, seed {run.seed} ({SEED_ENV}={run.seed} replays it)"
         ) from None
-    print(f"✓ {exercise}: hidden tests passed ({run.cases} random cases on {run.device.type}, seed {run.seed}).")
+    print(translate(f"✓ {exercise}: hidden tests passed ({run.cases} random cases on {run.device.type}, "
+                    f"seed {run.seed})."))

@@ -30,11 +30,17 @@ def _quiet_nbgrader() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def generate(course: Course, workspace: Workspace, assignment: str, release_dir: Path) -> Path:
-    """Run GenerateAssignment for one assignment into ``release_dir``; return the notebook written."""
+def generate(course: Course, workspace: Workspace, assignment: str, release_dir: Path,
+             source_dir: Path | None = None) -> Path:
+    """Run GenerateAssignment for one assignment into ``release_dir``; return the notebook written.
+
+    ``source_dir`` replaces ``solutions/`` (the Chinese edition releases ``build/solutions-zh``).
+    """
     _quiet_nbgrader()
     cfg = make_config(course, workspace)
     cfg.CourseDirectory.release_directory = str(release_dir)
+    if source_dir is not None:
+        cfg.CourseDirectory.source_directory = str(source_dir)
     cfg.CourseDirectory.assignment_id = assignment
     cfg.GenerateAssignment.force = True
     cfg.GenerateAssignment.create_assignment = True
@@ -83,6 +89,9 @@ def release(course: Course, workspace: Workspace, assignments: list[str] | None 
         written.append(generate(course, workspace, name, course.release_dir))
         _remember(workspace, name, source_digest(course, name))
     write_expected(names)  # the visible checks' expected results, for the student's library
+    from autograder.translation.build import GLOSSARY_NOTEBOOK, write_glossary
+
+    write_glossary(course.root, course.release_dir / GLOSSARY_NOTEBOOK, "en")
     if not assignments:  # a full release also drops assignments that no longer exist
         for stale in course.release_dir.iterdir():
             if stale.is_dir() and stale.name not in names:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,12 @@ def _read_tags(nb: nbformat.NotebookNode, assignment: str, student: str, data: C
             text = str(out.get("evalue", ""))
             for tag in tags_in(text):
                 data.tags[(assignment, meta["grade_id"], tag)].add(student)
-                data.hints.setdefault(tag, _hint_after(text, tag))
+                hint = _hint_after(text, tag)  # one report for both languages: prefer the English hint
+                if tag not in data.hints or (CHINESE.search(data.hints[tag]) and not CHINESE.search(hint)):
+                    data.hints[tag] = hint
+
+
+CHINESE = re.compile(r"[\u3400-\u9fff]")
 
 
 def _hint_after(text: str, tag: str) -> str:

@@ -35,7 +35,7 @@ from pathlib import Path
 GIB = 2**30
 SANDBOX_UID = SANDBOX_GID = 65534  # "nobody": the kernel's uid and gid inside the sandbox
 # The kernel's whole environment: nothing else of the grader's reaches it (see kernel_env).
-KERNEL_ENV_PASSED = ("COURSE_DATA_DIR", "COURSE_DEVICE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
+KERNEL_ENV_PASSED = ("COURSE_DATA_DIR", "COURSE_DEVICE", "COURSE_LANG", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
                      "OMP_WAIT_POLICY")
 CGROUP_V1_PIDS = Path("/sys/fs/cgroup/pids")
 CGROUP_PARENT = "cnn-grader"

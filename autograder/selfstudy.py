@@ -18,9 +18,11 @@ from autograder.course import COURSE_ID, REPO_ROOT, Course, CourseError, Workspa
 from autograder.handgraded import model_answers, written
 from autograder.submissions import Submission, check_notebook_file
 from cnnlab.diagnosis import tags_in
+from cnnlab.i18n import notebook_language, translate
 
 STUDENT = "me"
 HAND_GRADED = "graded by hand"
+ANSWERED, NOT_ANSWERED = ": answered, model answer below", ": not answered yet"
 WORKSPACE = REPO_ROOT / "build" / "grade-me"
 
 
@@ -43,6 +45,17 @@ def my_submissions(course: Course, assignments: list[str] | None = None,
     return subs
 
 
+def submissions_language(subs: list[Submission]) -> str:
+    """``"zh"`` when every notebook is from the Chinese release, else ``"en"``."""
+    langs = set()
+    for sub in subs:
+        try:
+            langs.add(notebook_language(nbformat.read(sub.path, as_version=4).metadata))
+        except Exception:  # noqa: BLE001 - an unreadable notebook is reported by grading itself
+            langs.add("en")
+    return "zh" if langs == {"zh"} else "en"
+
+
 def exercise_rows(workspace: Workspace, assignment: str) -> list[tuple[str, float, float, str]]:
     """``(test, score, max, note)`` for each graded cell of one notebook; note is the diagnosis or ''.
 
@@ -58,8 +71,7 @@ def exercise_rows(workspace: Workspace, assignment: str) -> list[tuple[str, floa
         for cell in nbformat.read(path, as_version=4).cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if grade_id in by_hand:
-                notes[grade_id] = HAND_GRADED + (": answered, model answer below" if written(cell.source)
-                                                 else ": not answered yet")
+                notes[grade_id] = HAND_GRADED + (ANSWERED if written(cell.source) else NOT_ANSWERED)
                 continue
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if grade_id in scores and errors:
@@ -74,12 +86,13 @@ def format_rows(assignment: str, rows: list[tuple[str, float, float, str]]) -> s
     auto = [r for r in rows if not r[3].startswith(HAND_GRADED)]
     total, most = sum(r[1] for r in auto), sum(r[2] for r in auto)
     hand = sum(r[2] for r in rows) - most
-    lines = [f"{assignment}: {total:g}/{most:g}" + (f" (+{hand:g} points of written answers)" if hand else "")]
+    written_points = translate(f" (+{hand:g} points of written answers)") if hand else ""
+    lines = [f"{assignment}: {total:g}/{most:g}{written_points}"]
     for name, score, max_score, note in rows:
         mark = "✎" if note.startswith(HAND_GRADED) else "✓" if score == max_score else "✗"
         shown = f"-/{max_score:g}" if mark == "✎" else f"{score:g}/{max_score:g}"
         line = f"  {mark} {name.removeprefix('test_'):<28} {shown}"
-        lines.append(line + (f"  {note}" if note else ""))
+        lines.append(line + (f"  {translate(note)}" if note else ""))
     return "\n".join(lines)
 
 
@@ -91,13 +104,13 @@ def model_answers_for(course: Course, workspace: Workspace, assignment: str) -> 
     path = workspace.autograded_notebook(STUDENT, assignment)
     if not path.is_file():
         return ""
-    models = model_answers(course, assignment)
+    models = model_answers(course, assignment, notebook_language(nbformat.read(path, as_version=4).metadata))
     blocks = []
     for cell in nbformat.read(path, as_version=4).cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if grade_id in models and cell.cell_type == "markdown" and written(cell.source):
             model = "\n".join("    " + line for line in models[grade_id].strip().splitlines())
-            blocks.append(f"  ✎ {grade_id}: compare with your answer\n{model}")
+            blocks.append(translate(f"  ✎ {grade_id}: compare with your answer") + f"\n{model}")
     return "\n".join(blocks)
 
 

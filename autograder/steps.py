@@ -41,6 +41,7 @@ from autograder.limits import Limits
 from autograder.preprocessors import AssignMissingIds, ResolveDuplicateCells
 from autograder.sandbox import Policy
 from autograder.submissions import Submission
+from cnnlab.i18n import LANG_ENV, notebook_language
 
 SANITIZE = (ClearOutput, ResolveDuplicateCells, DeduplicateIds, OverwriteKernelspec, OverwriteCells, AssignMissingIds,
             CheckCellMetadata)
@@ -114,6 +115,7 @@ def prepare_job(course: Course, workspace: Workspace, sub: Submission, config: C
         nb = scrub_surrogates(nbformat.read(sub.path, as_version=4))
     except Exception as exc:
         raise SubmissionError(f"not a readable notebook: {exc}".splitlines()[0][:300]) from None
+    language = notebook_language(nb.get("metadata", {}))
     try:
         nb, _ = _run_chain(SANITIZE, nb, _resources(workspace, sub), config)
     except Exception as exc:
@@ -124,6 +126,7 @@ def prepare_job(course: Course, workspace: Workspace, sub: Submission, config: C
         if path.is_file() and path.suffix != ".ipynb" and ".ipynb_checkpoints" not in path.parts:
             files[str(path.relative_to(source_dir))] = base64.b64encode(path.read_bytes()).decode()
     env = default_env()
+    env[LANG_ENV] = language  # always set: a worker's environment outlives one job
     if gpu and policy is not None and policy.memory_bytes:
         # CUDA reserves far more address space than it uses: no RLIMIT_AS for GPU jobs.
         policy = Policy.from_dict({**policy.to_dict(), "memory_bytes": 0})

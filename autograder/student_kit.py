@@ -2,7 +2,7 @@
 
 ``build/student-kit/`` (and ``build/student-kit.zip``) holds:
 
-- ``course/``: the released notebooks (no solutions, no hidden tests);
+- ``course/`` and ``course-zh/``: the released notebooks in English and Chinese (no solutions, no hidden tests);
 - ``wheels/cnnlab-<version>-py3-none-any.whl``: the student library alone (no ``autograder``:
   no reference, hidden case, wrong variant or evaluator);
 - ``requirements.txt`` and ``environment.yml``: the student's dependencies, read from this
@@ -35,6 +35,7 @@ _README = """# {title}: student kit
 
    (conda: `conda env create -f environment.yml && conda activate cnn-course-student`.)
 2. Start JupyterLab on the notebooks: `.venv/bin/jupyter lab course/`, and open them in order.
+   中文版：`.venv/bin/jupyter lab course-zh/`（同样的练习、同样的评分，提交中文版或英文版都可以）。
 3. MNIST: set `COURSE_DATA_DIR` to a folder holding `MNIST/raw/` (torchvision's layout), or
    let notebook 07 download it when your instructor allows (`COURSE_ALLOW_DOWNLOAD=1`).
 
@@ -74,7 +75,7 @@ dependencies = [
 include = ["cnnlab*"]
 
 [tool.setuptools.package-data]
-cnnlab = ["expected/*.pt"]
+cnnlab = ["expected/*.pt", "locale/*/LC_MESSAGES/*.mo"]
 ''')
         out.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
@@ -93,6 +94,8 @@ def build_kit(course: Course, target: Path | None = None) -> Path:
         shutil.rmtree(kit)
     kit.mkdir(parents=True)
     shutil.copytree(course.release_dir, kit / "course", ignore=shutil.ignore_patterns(*EXCLUDED, ".ipynb_checkpoints"))
+    shutil.copytree(root / "course-zh", kit / "course-zh",
+                    ignore=shutil.ignore_patterns(*EXCLUDED, ".ipynb_checkpoints"))
     wheel = build_wheel(root, kit / "wheels")
     deps = student_dependencies(root)
     (kit / "requirements.txt").write_text("\n".join(deps) + "\n")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cnnlab.i18n import translate
 from cnnlab.tags import (  # the generic tags; the whole vocabulary is in cnnlab.tags
     MUTATED_INPUT,
     NOT_FINITE,
@@ -78,12 +79,12 @@ class CheckFailed(AssertionError):
     ) -> None:
         self.exercise = exercise
         self.tag = tag
-        self.hint = hint
-        self.details = details
+        self.hint = translate(hint)  # the tag stays English: reports count it across both languages
+        self.details = translate(details)
         self.visible = visible
-        text = f"[{tag}] {exercise}: {hint}"
-        if details:
-            text += "\n" + details
+        text = f"[{tag}] {exercise}: {self.hint}"
+        if self.details:
+            text += "\n" + self.details
         super().__init__(text)
 
     def with_details(self, extra: str) -> CheckFailed:
@@ -96,7 +97,7 @@ class CheckFailed(AssertionError):
         lines = [f"{red}{bold}✗ {self.exercise}{reset}: {self.hint}  {red}[{self.tag}]{reset}"]
         lines += ["  " + line for line in self.details.splitlines()]
         if self.visible:
-            lines.append("  (a visible check: fix this first, then the hidden tests can pass)")
+            lines.append("  " + translate("(a visible check: fix this first, then the hidden tests can pass)"))
         return lines
 
 

@@ -4,12 +4,84 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
 from cnnlab import pristine
+from cnnlab.i18n import translate
+
+# Fonts with Chinese glyphs, in order of preference; matplotlib falls back to them glyph by glyph.
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+                "WenQuanYi Micro Hei", "Droid Sans Fallback", "SimHei", "Microsoft YaHei", "PingFang SC")
+
+
+CJK_FILES = ("notosanscjk", "sourcehansans", "wqy-", "droidsansfallback", "simhei", "msyh", "pingfang")
+
+
+def cjk_fonts() -> list[str]:
+    """The installed font families that have Chinese glyphs (``fonts-noto-cjk`` on Debian).
+
+    A font installed after matplotlib built its font cache is added here, so a fresh install works
+    without clearing ``~/.cache/matplotlib``.
+    """
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = [name for name in CJK_FAMILIES if name in installed]
+    if not found:
+        for path in font_manager.findSystemFonts():
+            if any(key in Path(path).name.lower() for key in CJK_FILES):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        found = [name for name in CJK_FAMILIES if name in installed]
+    return found
+
+
+def use_cjk_fonts() -> list[str]:
+    """Let figures draw Chinese: the installed CJK fonts become fallbacks after the default font.
+
+    matplotlib falls back glyph by glyph only across the families listed in ``font.family``.
+    """
+    found = cjk_fonts()
+    family = [f for f in plt.rcParams["font.family"] if f not in found]
+    plt.rcParams["font.family"] = family + found
+    return found
+
+
+def translate_figure(fig: Figure | None) -> Figure | None:
+    """Every text of ``fig`` (titles, labels, legends, tables, ticks) in the course's language."""
+    if fig is not None:
+        from matplotlib.text import Text
+
+        for text in fig.findobj(Text):
+            before = text.get_text()
+            if before and any(c.isalpha() for c in before):
+                after = translate(before)
+                if after != before:
+                    text.set_text(after)
+    return fig
+
+
+def localised(draw):  # noqa: ANN001, ANN201
+    """Decorate a function that returns a figure: its texts come out in the course's language."""
+    import functools
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        result = draw(*args, **kwargs)
+        translate_figure(result if isinstance(result, Figure) else getattr(result, "figure", None))
+        return result
+
+    return wrapper
+
+
+use_cjk_fonts()
 
 
 def _to_image(t: torch.Tensor):
@@ -21,6 +93,7 @@ def _to_image(t: torch.Tensor):
     return t.numpy()
 
 
+@localised
 def show_images(images: Sequence[torch.Tensor], titles: Sequence[str] | None = None, *,
                 suptitle: str, ncols: int | None = None, cmap: str = "gray",
                 size: float = 2.4, normalize: bool = True) -> Figure:
@@ -51,6 +124,7 @@ def show_images(images: Sequence[torch.Tensor], titles: Sequence[str] | None = N
     return fig
 
 
+@localised
 def show_matrix(m: torch.Tensor, *, title: str, xlabel: str, ylabel: str, cmap: str = "coolwarm",
                 annotate: bool = False, ax: plt.Axes | None = None) -> Figure:
     """Show a 2-d tensor as a heat map with a colour bar (values printed if ``annotate``)."""
@@ -73,6 +147,7 @@ def show_matrix(m: torch.Tensor, *, title: str, xlabel: str, ylabel: str, cmap: 
     return fig
 
 
+@localised
 def draw_pool_windows(size: int, kernel: int, stride: int | None = None, padding: int = 0, dilation: int = 1,
                       ceil_mode: bool = False, *, ax: plt.Axes | None = None) -> Figure:
     """Draw the windows of a 1-d pooling along one axis: kept ones in blue, the ones ceil_mode drops in red.
@@ -123,6 +198,7 @@ def draw_pool_windows(size: int, kernel: int, stride: int | None = None, padding
     return fig
 
 
+@localised
 def draw_source_positions(in_size: int, out_size: int, *, ax: plt.Axes | None = None) -> Figure:
     """Where each output pixel of a 1-d resize samples the input, for nearest and both bilinear conventions.
 
@@ -153,6 +229,7 @@ def draw_source_positions(in_size: int, out_size: int, *, ax: plt.Axes | None = 
     return fig
 
 
+@localised
 def plot_curves(x: torch.Tensor, curves: dict[str, torch.Tensor], *, title: str, xlabel: str, ylabel: str,
                 ax: plt.Axes | None = None, logy: bool = False, ylim: tuple[float, float] | None = None,
                 marker: str | None = None) -> Figure:
@@ -176,6 +253,7 @@ def plot_curves(x: torch.Tensor, curves: dict[str, torch.Tensor], *, title: str,
     return fig
 
 
+@localised
 def plot_functions_and_derivatives(functions: dict[str, object], *, title: str,
                                    x_range: tuple[float, float] = (-5, 5), points: int = 401,
                                    xlabel: str = "x", ylabels: tuple[str, str] = ("f(x)", "f'(x)"),
@@ -195,6 +273,7 @@ def plot_functions_and_derivatives(functions: dict[str, object], *, title: str,
     return fig
 
 
+@localised
 def plot_histograms(samples: dict[str, torch.Tensor], *, title: str, xlabel: str, bins: int = 60,
                     ax: plt.Axes | None = None) -> Figure:
     """Overlaid histograms (as densities) of the values in each tensor."""
@@ -238,6 +317,7 @@ def show_field_on_image(image: torch.Tensor, mask: torch.Tensor, *, title: str,
     return fig
 
 
+@localised
 def show_gradient_heatmap(grad: torch.Tensor, *, title: str,
                           box: tuple[tuple[int, int], tuple[int, int]] | None = None,
                           log: bool = False, ax: plt.Axes | None = None) -> Figure:
@@ -269,6 +349,7 @@ def show_gradient_heatmap(grad: torch.Tensor, *, title: str,
     return fig
 
 
+@localised
 def bar_params_macs(names: Sequence[str], params: Sequence[int], macs: Sequence[int], *,
                     title: str) -> Figure:
     """Two bar charts side by side: parameters and MACs per layer, each bar labelled with its value."""

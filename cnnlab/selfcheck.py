@@ -18,6 +18,7 @@ from cnnlab.checks.calling import call_student, expect_raises, guarded, mismatch
 from cnnlab.checks.plain import digest
 from cnnlab.checks.spec import VisibleSpec
 from cnnlab.expected import load_expected
+from cnnlab.i18n import translate
 from cnnlab.integrity import require_pristine
 from cnnlab.settings import quiet_warnings, single_thread
 
@@ -88,5 +89,5 @@ def check(name: str, fn: Callable[..., Any] | None = None, *, quiet: bool = Fals
                 raise failure.with_details(passed) from None
     require_pristine(name)
     if not quiet:
-        print(f"✓ {name}: all {len(cases)} visible checks passed.")
-        print(f"  {GRADE_NOTE}")
+        print(translate(f"✓ {name}: all {len(cases)} visible checks passed."))
+        print("  " + translate(GRADE_NOTE))

@@ -6,6 +6,9 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from cnnlab.i18n import translate
+from cnnlab.plots import localised
+
 
 def _output_width(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     """What PyTorch's conv1d makes of the input: run on shape-only (meta) tensors; 0 when nothing fits."""
@@ -21,6 +24,7 @@ def _output_width(size: int, kernel: int, stride: int, padding: int, dilation: i
         return 0
 
 
+@localised
 def draw_conv_geometry(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> Figure:
     """Draw a padded square input with the taps of the first and last output pixels, and the output grid."""
     fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(9, 4.6), gridspec_kw={"width_ratios": [3, 2]})
@@ -84,11 +88,11 @@ def conv_explorer(size: int = 7, kernel: int = 3, stride: int = 1, padding: int 
 
     style = {"description_width": "80px"}
     sliders = {
-        "size": widgets.IntSlider(size, 1, 12, description="input size", style=style),
-        "kernel": widgets.IntSlider(kernel, 1, 7, description="kernel", style=style),
-        "stride": widgets.IntSlider(stride, 1, 4, description="stride", style=style),
-        "padding": widgets.IntSlider(padding, 0, 3, description="padding", style=style),
-        "dilation": widgets.IntSlider(dilation, 1, 3, description="dilation", style=style),
+        "size": widgets.IntSlider(size, 1, 12, description=translate("input size"), style=style),
+        "kernel": widgets.IntSlider(kernel, 1, 7, description=translate("kernel"), style=style),
+        "stride": widgets.IntSlider(stride, 1, 4, description=translate("stride"), style=style),
+        "padding": widgets.IntSlider(padding, 0, 3, description=translate("padding"), style=style),
+        "dilation": widgets.IntSlider(dilation, 1, 3, description=translate("dilation"), style=style),
     }
     summary = widgets.HTML()
     figure = widgets.Output()
@@ -96,7 +100,8 @@ def conv_explorer(size: int = 7, kernel: int = 3, stride: int = 1, padding: int 
     def redraw(_change=None) -> None:
         values = {k: s.value for k, s in sliders.items()}
         out = _output_width(values["size"], values["kernel"], values["stride"], values["padding"], values["dilation"])
-        summary.value = f"<b>output size: {out}</b>" if out else "<b>output size: none (the kernel does not fit)</b>"
+        text = f"output size: {out}" if out else "output size: none (the kernel does not fit)"
+        summary.value = f"<b>{translate(text)}</b>"
         with figure:
             figure.clear_output(wait=True)
             fig = draw_conv_geometry(**values)
@@ -148,6 +153,7 @@ def _field_after(field_fn, layers: list):  # noqa: ANN001, ANN202
         return f"returned {value!r:.60}, not ReceptiveField(size, jump, start)"
 
 
+@localised
 def draw_receptive_field(layers: list, field_fn=None, image=None,  # noqa: ANN001
                          out_index: tuple[int, int] | None = None) -> Figure:
     """The field of one output pixel (default: the centre one) drawn on a photo, and a table per layer.
@@ -199,7 +205,8 @@ def draw_receptive_field(layers: list, field_fn=None, image=None,  # noqa: ANN00
         ax_img.set_ylabel("row (pixels)")
     ax_tab.axis("off")
     table = ax_tab.table(cellText=[list(map(str, r)) for r in rows],
-                         colLabels=["layer", "field r", "jump j", "start", "output"], loc="center")
+                         colLabels=[translate(t) for t in ("layer", "field r", "jump j", "start", "output")],
+                         loc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.25)
@@ -237,10 +244,11 @@ def receptive_field_explorer(field_fn, start: tuple[str, ...] = ("conv 3x3", "co
     from IPython.display import display
 
     stack = [_rf_layer(name) for name in start]
-    choice = widgets.Dropdown(options=list(RF_LAYER_CHOICES), value="conv 3x3", description="layer")
-    add = widgets.Button(description="add layer", button_style="primary")
-    remove = widgets.Button(description="remove last")
-    reset = widgets.Button(description="reset")
+    choice = widgets.Dropdown(options=[(translate(k), k) for k in RF_LAYER_CHOICES], value="conv 3x3",
+                              description=translate("layer"))
+    add = widgets.Button(description=translate("add layer"), button_style="primary")
+    remove = widgets.Button(description=translate("remove last"))
+    reset = widgets.Button(description=translate("reset"))
     figure = widgets.Output()
 
     def redraw() -> None:

@@ -64,6 +64,13 @@ def lab(tmp_path_factory):  # noqa: ANN201
     shutil.rmtree(COPIES, ignore_errors=True)
     for folder in ("course", "solutions"):
         shutil.copytree(COURSE.root / folder / NB01, COPIES / folder / NB01)
+    # the Chinese course: its solution notebook, in a folder that says it is Chinese (as course-zh/ does)
+    from autograder.translation.build import write_zh_solutions
+    from cnnlab.i18n import MARKER_FILE
+
+    zh_source = write_zh_solutions(COURSE, [NB01])
+    shutil.copytree(zh_source / NB01, COPIES / "solutions-zh" / NB01)
+    shutil.copyfile(zh_source / MARKER_FILE, COPIES / "solutions-zh" / MARKER_FILE)
     # Render every cell (no virtual scrolling), so outputs can be read from the page.
     for plugin, settings in {"@jupyterlab/notebook-extension/tracker": '{"windowingMode": "none"}'}.items():
         path = home / "settings" / f"{plugin}.jupyterlab-settings"
@@ -242,4 +249,25 @@ def test_the_formgrader_lists_the_course_assignments(browser, lab, shots) -> Non
         assert assignment in body, f"{assignment} is not listed"
     assert "could not be created" not in body, "the formgrader warns that the exchange folder is missing"
     page.screenshot(path=str(shots / "formgrader.png"))
+    page.close()
+
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_the_chinese_notebook_speaks_chinese_in_checks_and_widgets(browser, lab, shots) -> None:
+    page = _open(browser, lab, f"{LAB_PATH}/solutions-zh/{NB01}/{NB01}.ipynb")
+    _run_all(page)
+    _wait_idle(page)
+    assert not _error_texts(page)
+    check = page.locator(".jp-OutputArea-output", has_text="conv_output_size").filter(has_text="✓").first
+    check.wait_for(timeout=60_000)
+    assert CHINESE.search(check.inner_text()), f"check() should answer in Chinese: {check.inner_text()!r}"
+    slider = page.locator(".widget-slider").first
+    slider.wait_for(timeout=60_000)
+    labels = page.eval_on_selector_all(".widget-slider .widget-label", "nodes => nodes.map(n => n.textContent)")
+    assert labels and all(CHINESE.search(label) for label in labels), labels
+    slider.scroll_into_view_if_needed()
+    _wait_idle(page)
+    page.screenshot(path=str(shots / "student-notebook-zh.png"))
     page.close()

@@ -151,8 +151,12 @@ def test_feedback_shows_failures_but_never_hidden_test_source(example_class) -> 
         html = path.read_text()
         assert "BEGIN HIDDEN TESTS" not in html and "hidden_tests(" not in html
         assert "hidden tests ran here" in html
-    partial = next(p for p in paths if "student-partial" in str(p) and NB01 in str(p)).read_text()
+    partial = next(p for p in paths if "student-partial/" in str(p) and NB01 in str(p)).read_text()
     assert "flipped-kernel" in partial
+    # the same code submitted in the Chinese release: the same tag, the page and the hint in Chinese
+    chinese = next(p for p in paths if "student-partial-zh/" in str(p) and NB01 in str(p)).read_text()
+    assert "flipped-kernel" in chinese and ">测试单元格<" in chinese and "互相关" in chinese
+    assert ">Test cell<" in partial and "测试单元格" not in partial
 
 
 def test_the_report_counts_misconceptions_per_exercise(example_class) -> None:
@@ -162,7 +166,8 @@ def test_the_report_counts_misconceptions_per_exercise(example_class) -> None:
             "report.md"} <= names
     rows = misconception_rows(__import__("autograder.report", fromlist=["collect"]).collect(example_class.workspace))
     flipped = [r for r in rows if r["tag"] == "flipped-kernel"]
-    assert flipped and flipped[0]["students"] == 1 and flipped[0]["who"] == "student-partial"
+    # one report for both languages: the English and the Chinese submission of the same mistake
+    assert flipped and flipped[0]["students"] == 2 and flipped[0]["who"] == "student-partial student-partial-zh"
     assert flipped[0]["kind"] == "misconception" and "cross-correlation" in flipped[0]["hint"]
     assert "flipped-kernel" in (example_class.workspace.reports / "report.md").read_text()
 
@@ -177,18 +182,18 @@ def test_the_report_and_the_table_count_written_answers_left_for_a_grader(exampl
     from autograder.summary import format_table, read_scores
 
     data = collect(example_class.workspace)
-    # three students, each with 2 think questions (4 points) in notebook 01 and 3 (6 points) in 08
-    assert (data.pending[NB01].answers, data.pending[NB01].points) == (6, 12.0)
-    assert (data.pending["08_backward"].answers, data.pending["08_backward"].points) == (9, 18.0)
+    # four students, each with 2 think questions (4 points) in notebook 01 and 3 (6 points) in 08
+    assert (data.pending[NB01].answers, data.pending[NB01].points) == (8, 16.0)
+    assert (data.pending["08_backward"].answers, data.pending["08_backward"].points) == (12, 24.0)
     assert not any(test.startswith("think_") for (_, test) in data.tests), "written answers have no failure rate"
     write_report(example_class.workspace)
     report = (example_class.workspace.reports / "report.md").read_text()
-    assert "## Written answers to grade by hand" in report and f"| {NB01} | 6 | 12 |" in report
+    assert "## Written answers to grade by hand" in report and f"| {NB01} | 8 | 16 |" in report
     # the backward mistakes of the partial student are counted like every other misconception
     rows = {(r["test"], r["tag"]): r["students"] for r in misconception_rows(data)}
     for test, tag in (("test_conv2d_backward", "kernel-not-flipped"), ("test_max_pool2d_backward", "ties-to-every-max"),
                       ("test_batch_norm2d_backward", "bn-mean-term-missing"),
                       ("test_cross_entropy_backward", "mean-over-batch-missing")):
-        assert rows.get((test, tag)) == 1, (test, tag)
+        assert rows.get((test, tag)) == 2, (test, tag)  # student-partial and its Chinese twin
     table = format_table(read_scores(example_class.workspace))
     assert "*" in table and "written answers to grade by hand" in table and "student-full 21 (41 points)" in table

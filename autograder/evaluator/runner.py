@@ -18,6 +18,7 @@ from nbformat.v4 import new_output
 
 from autograder.evaluator.remote import Ask, RemoteCallError, RemoteFunction
 from cnnlab import diagnosis as dx
+from cnnlab.i18n import translate
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _BLOCK = re.compile(rf"^[ \t]*{re.escape(BEGIN)}[ \t]*\n(.*?)^[ \t]*{re.escape(END)}[ \t]*$", re.S | re.M)
@@ -68,10 +69,11 @@ def run_hidden(hidden: str, ask: Ask, sources: list[str]) -> NotebookNode:
     except dx.CheckFailed as failure:
         return _error("HiddenTestFailed", str(failure), failure._render_traceback_())
     except RemoteCallError as exc:
-        return _error("HiddenTestFailed", f"[{exc.tag}] {exc}")
+        return _error("HiddenTestFailed", f"[{exc.tag}] {translate(str(exc))}")
     except Exception as exc:  # noqa: BLE001 - a fault of the grader: say so, never hide it
-        return _error("GraderError", f"[{GRADER_ERROR}] the hidden tests could not run: {type(exc).__name__}: {exc}")
-    text = printed.getvalue() or "✓ hidden tests passed.\n"
+        why = translate(f"the hidden tests could not run: {type(exc).__name__}: {exc}")
+        return _error("GraderError", f"[{GRADER_ERROR}] {why}")
+    text = printed.getvalue() or translate("✓ hidden tests passed.") + "\n"
     return new_output("stream", name="stdout", text=text)
 
 
