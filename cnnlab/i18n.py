@@ -127,16 +127,16 @@ PLACEHOLDER = re.compile(r"\{(\d+)\}")
 
 
 @cache
-def _templates(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+def _templates(lang: str) -> tuple[tuple[str, re.Pattern[str], str], ...]:
     table = getattr(catalog("cnnlab", _LOCALEDIR, lang), "_catalog", {})
     found = []
     for msgid, msgstr in table.items():
         if isinstance(msgid, str) and msgstr and PLACEHOLDER.search(msgid):
             pieces = PLACEHOLDER.split(msgid)  # literal, index, literal, index, ...
             pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<g{p}>.+?)" for i, p in enumerate(pieces))
-            found.append((len(PLACEHOLDER.sub("", msgid)), re.compile(pattern + r"\Z", re.S), msgstr))
+            found.append((len(PLACEHOLDER.sub("", msgid)), pieces[0], re.compile(pattern + r"\Z", re.S), msgstr))
     found.sort(key=lambda t: -t[0])  # the most specific template first
-    return tuple((pattern, msgstr) for _, pattern, msgstr in found)
+    return tuple((prefix, pattern, msgstr) for _, prefix, pattern, msgstr in found)
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -150,8 +150,8 @@ def _line(text: str, lang: str, depth: int) -> str:
     table = catalog("cnnlab", _LOCALEDIR, lang)
     done = table.gettext(stripped)
     if done == stripped:
-        for pattern, msgstr in _templates(lang):
-            m = pattern.match(stripped)
+        for prefix, pattern, msgstr in _templates(lang):
+            m = stripped.startswith(prefix) and pattern.match(stripped)
             if m:
                 done = _fill(msgstr, {k[1:]: _line(v, lang, depth + 1) for k, v in m.groupdict().items()})
                 break

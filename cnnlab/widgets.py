@@ -192,11 +192,11 @@ def draw_receptive_field(layers: list, field_fn=None, image=None,  # noqa: ANN00
         index = out_index or (out_h // 2, out_w // 2)
         rf = _field_after(field_fn, layers) if field_fn is not None else None
         mask = reachable_mask(layers, (h, w), index)
-        title = f"output pixel {index} of {out_h}x{out_w}: {int(mask.sum())} pixels"
+        title = translate(f"output pixel {index} of {out_h}x{out_w}: {int(mask.sum())} pixels")
         box = None
         if rf is not None and not isinstance(rf, str):
             box = field_box(rf, index, (h, w))
-            title += f", extent {rf.size[0]}x{rf.size[1]}"
+            title += translate(f", extent {rf.size[0]}x{rf.size[1]}")
         show_field_on_image(image, mask, box=box, ax=ax_img, title=title)
     else:
         ax_img.imshow(image[0].numpy() if image.ndim == 3 else image.numpy(), cmap="gray")

@@ -166,8 +166,8 @@ def test_failure_messages_are_chinese_and_keep_their_english_tag(chinese) -> Non
     from cnnlab.diagnosis import CheckFailed, tags_in
 
     failure = CheckFailed("conv_output_size", "ceil-vs-floor",
-                          "output size used ceil where PyTorch floors: a window that would run past the edge "
-                          "is dropped, so the division rounds down", "expected 3, got 4")
+                          "output size used ceil where PyTorch floors: a window that would run past the padded "
+                          "edge is dropped", "expected 3, got 4")
     text = str(failure)
     assert tags_in(text) == ["ceil-vs-floor"] and "conv_output_size" in text
     assert CJK.search(failure.hint) and CJK.search(failure.details), text
@@ -266,3 +266,28 @@ def test_a_chinese_submission_scores_exactly_as_its_english_twin(example_class, 
         feedback = example_class.cell_text("student-partial-zh", assignment, grade_id)
         assert CJK.search(feedback), f"{grade_id}: the feedback of a Chinese submission is Chinese: {feedback[:200]}"
         assert not CJK.search(example_class.cell_text("student-partial", assignment, grade_id))
+
+
+@pytest.fixture(scope="module")
+def zh_validations() -> dict:
+    """`nbgrader validate` on every Chinese solution and `--invert` on every Chinese release, two at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.translation.build import write_zh_solutions
+    from autograder.validate import validate_notebook
+
+    source = write_zh_solutions(COURSE, ASSIGNMENTS)
+    jobs = [(source / a / f"{a}.ipynb", False) for a in ASSIGNMENTS] + [(ZH / a / f"{a}.ipynb", True)
+                                                                       for a in ASSIGNMENTS]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {(nb.parent.name, inv): pool.submit(validate_notebook, COURSE, nb, invert=inv) for nb, inv in jobs}
+        return {key: f.result() for key, f in futures.items()}
+
+
+@pytest.mark.grading
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_chinese_solution_passes_and_the_chinese_release_fails(zh_validations, assignment: str) -> None:
+    for inverted in (False, True):
+        result = zh_validations[(assignment, inverted)]
+        assert result.ok, f"Chinese {result.label} failed:\n{result.problem()}"

@@ -948,11 +948,9 @@ def verify_model(exercise: Exercise, model: Any, case: Case, visible: bool) -> N
     where = (f"{correct:,} of {len(x):,} test digits right ({accuracy:.2%}) on {device.type}, "
              f"batches of {case.batch_size}")
     if accuracy < ACCURACY_BAR:
-        hint = f"the trained model reaches {accuracy:.2%} on the test set; the bar is {ACCURACY_BAR:.1%}" + (
-            " (is it trained at all? fix the answers above, then run the training cell)"
-            if accuracy < 0.5
-            else ""
-        )
+        hint = f"the trained model reaches {accuracy:.2%} on the test set; the bar is {ACCURACY_BAR:.1%}"
+        if accuracy < 0.5:
+            hint += "\n(is it trained at all? fix the answers above, then run the training cell)"
         raise dx.CheckFailed(exercise.name, BELOW_BAR, hint, where, visible=visible)
     print(f"  `model`: {where}")
 

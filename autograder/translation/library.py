@@ -90,7 +90,9 @@ def strings_in(path: Path) -> list[tuple[str, int, str]]:
             continue
         for line in lines:
             line = line.strip()
-            if not (PHRASE.search(line) or (id(node) in marked and any(c.isalpha() for c in line))):
+            words = re.findall(r"[A-Za-z]{2,}", FIELD.sub(" ", line))
+            wanted = PHRASE.search(line) or (fields and len(words) >= 2 and "{" in line)
+            if not (wanted or (id(node) in marked and any(c.isalpha() for c in line))):
                 continue
             if fields:
                 used = [f"{{{i}}} = {f}" for i, f in enumerate(fields) if f"{{{i}}}" in line]

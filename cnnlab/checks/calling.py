@@ -9,6 +9,7 @@ from typing import Any
 from cnnlab import diagnosis as dx
 from cnnlab.cases import Case
 from cnnlab.comparing import Tolerance, describe_value, difference, unchanged
+from cnnlab.i18n import translate
 
 NOT_IMPLEMENTED_HINT = "not implemented yet: replace `raise NotImplementedError()` with your code"
 
@@ -21,8 +22,9 @@ GENERIC_HINTS = {
 }
 
 
-def _where(name: str, case: Case) -> str:
-    return f"on {case.describe(name)}" + (f"  ({case.note})" if case.note else "")
+def where(name: str, case: Case) -> str:
+    """``on f(args)  (what the case shows)``: the first detail line of a failed check."""
+    return translate(f"on {case.describe(name)}") + (f"  ({translate(case.note)})" if case.note else "")
 
 
 def guarded(name: str, case: Case, run: Callable[[], Any], *, visible: bool) -> Any:
@@ -65,11 +67,12 @@ def expect_raises(name: str, fn: Callable[..., Any], case: Case, *, visible: boo
     except Exception as exc:
         raise dx.CheckFailed(
             name, "wrong-error", f"should raise {case.raises.__name__} but raised {type(exc).__name__}: {exc}",
-            _where(name, case), visible=visible,
+            where(name, case), visible=visible,
         ) from None
     raise dx.CheckFailed(
         name, "missing-error", f"should raise {case.raises.__name__} for invalid input",
-        f"on {case.describe(name)} it returned {describe_value(got)}" + (f"  ({case.note})" if case.note else ""),
+        f"on {case.describe(name)} it returned {describe_value(got)}"
+        + (f"  ({translate(case.note)})" if case.note else ""),
         visible=visible,
     )
 
@@ -85,7 +88,7 @@ def mismatch(name: str, case: Case, got: Any, expected: Any, tol: Tolerance,
     found = diagnose()
     if found is not None:
         tag, hint = found
-    raise dx.CheckFailed(name, tag, hint, f"{_where(name, case)}\n{explanation}", visible=visible)
+    raise dx.CheckFailed(name, tag, hint, f"{where(name, case)}\n{explanation}", visible=visible)
 
 
 def project(result: Any, part: str | None) -> Any:

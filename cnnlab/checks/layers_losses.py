@@ -28,7 +28,7 @@ import torch
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
 from cnnlab.cases import Case, RandomInputs
-from cnnlab.checks.calling import GENERIC_HINTS, recorded_variant
+from cnnlab.checks.calling import GENERIC_HINTS, recorded_variant, where
 from cnnlab.checks.spec import PropertyJudge, VisibleSpec, declare
 from cnnlab.comparing import Tolerance, describe_value, difference, unchanged
 from cnnlab.sources import cite
@@ -65,8 +65,6 @@ def bind(signature_of: Callable[..., Any], case: Case, *, copy: bool = True) -> 
     return dict(bound.arguments)
 
 
-def _where(name: str, case: Case) -> str:
-    return f"on {case.describe(name)}" + (f"  ({case.note})" if case.note else "")
 
 
 # ------------------------------------------------------- mistakes read from the result
@@ -154,7 +152,7 @@ def recorded_judge(*, parts: Sequence[str] = (), detects: Sequence[Detect] = ())
                 found = None
         if found is not None:
             tag, hint = found
-        raise dx.CheckFailed(spec.name, tag, hint, f"{_where(spec.name, case)}\n{explanation}")
+        raise dx.CheckFailed(spec.name, tag, hint, f"{where(spec.name, case)}\n{explanation}")
 
     return judge
 
@@ -218,11 +216,11 @@ def observe_collapse(fn: Callable[..., Any], case: Case) -> tuple[torch.Tensor, 
     got = fn(*layers)
     if not isinstance(got, torch.nn.Linear):
         raise dx.CheckFailed("collapse_linear", dx.WRONG_TYPE, "must return one torch.nn.Linear module",
-                             f"{_where('collapse_linear', case)}\nit returned {describe_value(got)}")
+                             f"{where('collapse_linear', case)}\nit returned {describe_value(got)}")
     if not all(unchanged(layer.state_dict(), state) for layer, state in zip(layers, before, strict=True)):
         raise dx.CheckFailed("collapse_linear", dx.MUTATED_INPUT,
                              "changed a layer that was passed in; build and return a new nn.Linear",
-                             _where("collapse_linear", case))
+                             where("collapse_linear", case))
     weight = got.weight.detach()
     bias = got.bias.detach() if got.bias is not None else weight.new_zeros(weight.shape[0])
     return weight, bias
@@ -280,7 +278,7 @@ def observe_batch_norm(fn: Callable[..., Any], case: Case) -> tuple[Any, Any, An
     if not unchanged(a["x"], x_before):
         raise dx.CheckFailed("batch_norm2d", dx.MUTATED_INPUT,
                              "changed x in place; only the running statistics may be modified",
-                             _where("batch_norm2d", case))
+                             where("batch_norm2d", case))
     return out, a["running_mean"], a["running_var"]
 
 
@@ -446,7 +444,7 @@ def observe_dropout(fn: Callable[..., Any], case: Case) -> dict[str, torch.Tenso
         problem = dropout_output_problem(out, x, seen, before)
         if problem is not None:
             tag, hint, detail = problem
-            raise dx.CheckFailed("dropout", tag, hint, _where("dropout", case) + (f"\n{detail}" if detail else ""))
+            raise dx.CheckFailed("dropout", tag, hint, where("dropout", case) + (f"\n{detail}" if detail else ""))
         return out.detach()
 
     observed: dict[str, torch.Tensor | None] = {"out": run(seed), "again": None, "other": None}
@@ -473,7 +471,7 @@ def judge_dropout(spec: VisibleSpec, case: Case, observed: dict, record: dict) -
     verdict = dropout_verdict(a["x"], float(a["p"]), bool(a["training"]), observed["out"], rerun, seed)
     if verdict is not None:
         tag, hint, detail = verdict
-        raise dx.CheckFailed(spec.name, tag, hint, _where(spec.name, case) + (f"\n{detail}" if detail else ""))
+        raise dx.CheckFailed(spec.name, tag, hint, where(spec.name, case) + (f"\n{detail}" if detail else ""))
 
 
 # ==================================================================== classification

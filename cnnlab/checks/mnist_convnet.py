@@ -814,8 +814,9 @@ def judge_model(spec: VisibleSpec, case: Case, obs: dict[str, Any], record: dict
     where = (f"{obs['correct']:,} of {obs['total']:,} test digits right ({accuracy:.2%}) on {obs['device']}, "
              f"batches of {obs['batch_size']}")
     if accuracy < ACCURACY_BAR:
-        hint = f"the trained model reaches {accuracy:.2%} on the test set; the bar is {ACCURACY_BAR:.1%}" + (
-            " (is it trained at all? fix the answers above, then run the training cell)" if accuracy < 0.5 else "")
+        hint = f"the trained model reaches {accuracy:.2%} on the test set; the bar is {ACCURACY_BAR:.1%}"
+        if accuracy < 0.5:
+            hint += "\n(is it trained at all? fix the answers above, then run the training cell)"
         raise dx.CheckFailed(name, BELOW_BAR, hint, where)
     print(f"  `model`: {where}")
 

@@ -18,7 +18,7 @@ import torch.nn as nn
 from cnnlab import diagnosis as dx
 from cnnlab import pristine
 from cnnlab.cases import Case
-from cnnlab.checks.calling import mismatch, recorded_variant
+from cnnlab.checks.calling import mismatch, recorded_variant, where
 from cnnlab.checks.spec import VisibleSpec, declare
 from cnnlab.comparing import EXACT, Tolerance, describe_value
 from cnnlab.models import SeedMNISTNet
@@ -57,8 +57,6 @@ SEPARABLE_HINTS = {
 RATIO_TOLERANCE = Tolerance(1e-6, 1e-9)
 
 
-def _where(name: str, case: Case) -> str:
-    return f"on {case.describe(name)}" + (f"  ({case.note})" if case.note else "")
 
 
 def _seeded(seed: int, build: Callable[[], list[Case]]) -> list[Case]:
@@ -217,12 +215,12 @@ def observe_count_macs(fn: Callable[..., Any], case: Case) -> dict[str, Any]:
 
 
 def _judge_count_macs(spec: VisibleSpec, case: Case, obs: dict, record: dict) -> None:
-    where = _where(spec.name, case)
+    at = where(spec.name, case)
     if obs["flop_counter"]:
-        raise dx.CheckFailed(spec.name, dx.USED_BUILTIN, FLOP_COUNTER_HINT, where)
+        raise dx.CheckFailed(spec.name, dx.USED_BUILTIN, FLOP_COUNTER_HINT, at)
     if obs["hooks_left"]:
         raise dx.CheckFailed(spec.name, "hooks-left-behind", HOOKS_LEFT_HINT,
-                             f"{where}\nhooks still on: {obs['hooks_left']}")
+                             f"{at}\nhooks still on: {obs['hooks_left']}")
     variants = [{**v, "value": v["value"]["macs"]} for v in record.get("variants", ())]
     judge_count(spec, case, obs["macs"], record["expected"]["macs"], variants, flops_detect=True)
 
@@ -289,11 +287,11 @@ def observe_separable(fn: Callable[..., Any], case: Case) -> dict[str, Any]:
 
 def _judge_separable(spec: VisibleSpec, case: Case, obs: dict, record: dict) -> None:
     cin, cout, k = case.args
-    where = _where(spec.name, case)
+    at = where(spec.name, case)
     hints = SEPARABLE_HINTS
 
     def fail(tag: str, hint: str, extra: str = "") -> dx.CheckFailed:
-        return dx.CheckFailed(spec.name, tag, hint, where + (f"\n{extra}" if extra else ""))
+        return dx.CheckFailed(spec.name, tag, hint, at + (f"\n{extra}" if extra else ""))
 
     if obs["returned"] == "not-a-pair":
         raise fail(dx.WRONG_TYPE, hints["pair"], f"got {obs['got']}")

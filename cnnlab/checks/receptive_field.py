@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from cnnlab import diagnosis as dx
 from cnnlab.cases import Case
-from cnnlab.checks.calling import mismatch, recorded_variant
+from cnnlab.checks.calling import mismatch, recorded_variant, where
 from cnnlab.checks.spec import VisibleSpec, declare
 from cnnlab.comparing import EXACT, describe_value, difference
 from cnnlab.diagnosis import CheckFailed
@@ -28,8 +28,6 @@ NOTEBOOK = "02_receptive_field"
 Diagnose = Callable[[], "tuple[str, str] | None"]
 
 
-def _where(name: str, case: Case) -> str:
-    return f"on {case.describe(name)}" + (f"  ({case.note})" if case.note else "")
 
 
 # --------------------------------------------------------------------- receptive_field
@@ -79,7 +77,7 @@ def judge_field(
             for field, want, have in zip(ReceptiveField._fields, expected, got, strict=True)
             if difference(have, want, EXACT) is not None
         )
-    raise CheckFailed(name, tag, hint, f"{_where(name, case)}\n{explanation}", visible=visible)
+    raise CheckFailed(name, tag, hint, f"{where(name, case)}\n{explanation}", visible=visible)
 
 
 def _judge_recorded_field(spec: VisibleSpec, case: Case, got: Any, record: dict) -> None:
@@ -222,13 +220,13 @@ def judge_costs(
     name: str, case: Case, got: Any, expected: dict[str, int], diagnose: Diagnose, *, visible: bool = True
 ) -> None:
     """``got`` against the expected dict; a failure names the missing keys or every wrong value."""
-    where = _where(name, case)
+    at = where(name, case)
     if not isinstance(got, dict):
         raise CheckFailed(
             name,
             dx.WRONG_TYPE,
             "return a dict with the keys listed in the docstring",
-            f"{where}\ngot {describe_value(got)}",
+            f"{at}\ngot {describe_value(got)}",
             visible=visible,
         )
     if set(got) != set(expected):
@@ -237,7 +235,7 @@ def judge_costs(
             name,
             "wrong-keys",
             "the dict must have exactly the keys in the docstring",
-            f"{where}\nmissing: {missing}; unexpected: {extra}",
+            f"{at}\nmissing: {missing}; unexpected: {extra}",
             visible=visible,
         )
     wrong = {k: (expected[k], got[k]) for k in expected if difference(got[k], expected[k], EXACT) is not None}
@@ -246,7 +244,7 @@ def judge_costs(
     found = diagnose()
     tag, hint = found if found is not None else (dx.WRONG_VALUE, "wrong values")
     lines = "; ".join(f"{k}: expected {e}, got {describe_value(g)}" for k, (e, g) in wrong.items())
-    raise CheckFailed(name, tag, hint, f"{where}\n{lines}", visible=visible)
+    raise CheckFailed(name, tag, hint, f"{at}\n{lines}", visible=visible)
 
 
 def _judge_recorded_costs(spec: VisibleSpec, case: Case, got: Any, record: dict) -> None:
