@@ -22,7 +22,7 @@ from cnnlab.i18n import notebook_language, translate
 
 STUDENT = "me"
 HAND_GRADED = "graded by hand"
-ANSWERED, NOT_ANSWERED = ": answered, model answer below", ": not answered yet"
+ANSWERED, NOT_ANSWERED = "graded by hand: answered, model answer below", "graded by hand: not answered yet"
 WORKSPACE = REPO_ROOT / "build" / "grade-me"
 
 
@@ -71,7 +71,7 @@ def exercise_rows(workspace: Workspace, assignment: str) -> list[tuple[str, floa
         for cell in nbformat.read(path, as_version=4).cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if grade_id in by_hand:
-                notes[grade_id] = HAND_GRADED + (ANSWERED if written(cell.source) else NOT_ANSWERED)
+                notes[grade_id] = ANSWERED if written(cell.source) else NOT_ANSWERED
                 continue
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if grade_id in scores and errors:
@@ -122,9 +122,10 @@ def write_index(workspace: Workspace, assignments: list[str]) -> Path:
         if page.is_file():
             links.append(f'<li><a href="{html.escape(page.relative_to(workspace.path).as_posix())}">{name}</a></li>')
     index = workspace.path / "index.html"
-    index.write_text("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Your feedback</title></head>"
-                     "<body><h1>Your feedback</h1><p>Graded with the hidden tests, in a scratch gradebook.</p>"
-                     f"<ul>{''.join(links)}</ul></body></html>\n")
+    index.write_text(translate("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                               "<title>Your feedback</title></head><body><h1>Your feedback</h1>"
+                               "<p>Graded with the hidden tests, in a scratch gradebook.</p>"
+                               f"<ul>{''.join(links)}</ul></body></html>") + "\n")
     return index
 
 
