@@ -51,8 +51,8 @@ def draw_conv_geometry(size: int, kernel: int, stride: int = 1, padding: int = 0
     ax_in.set_yticks([t + 0.5 for t in range(full)], [str(t - padding) for t in range(full)], fontsize=7)
     ax_in.set_aspect("equal")
     ax_in.set_title(f"input {size}×{size}, padded to {full}×{full} (grey = padding)", fontsize=10)
-    ax_in.set_xlabel("column")
-    ax_in.set_ylabel("row")
+    ax_in.set_xlabel(translate("column"))
+    ax_in.set_ylabel(translate("row"))
     for i in range(max(out, 1)):
         for j in range(max(out, 1)):
             colour = "white"
@@ -68,9 +68,10 @@ def draw_conv_geometry(size: int, kernel: int, stride: int = 1, padding: int = 0
     ax_out.set_xticks([t + 0.5 for t in ticks], [str(t) for t in ticks])
     ax_out.set_yticks([t + 0.5 for t in ticks], [str(t) for t in ticks])
     ax_out.set_aspect("equal")
-    ax_out.set_xlabel("column")
-    ax_out.set_ylabel("row")
-    ax_out.set_title(f"output {out}×{out}" if out else "no output: the kernel does not fit", fontsize=10)
+    ax_out.set_xlabel(translate("column"))
+    ax_out.set_ylabel(translate("row"))
+    ax_out.set_title(translate(f"output {out}×{out}") if out else translate("no output: the kernel does not fit"),
+                     fontsize=10)
     span = dilation * (kernel - 1) + 1
     fig.suptitle(f"H_out = ⌊({size} + 2·{padding} − {span})/{stride}⌋ + 1 = {out}" if out else
                  f"the dilated kernel spans {span} pixels, more than the padded input's {full}")
