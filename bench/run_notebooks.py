@@ -5,7 +5,10 @@ IPython shell (magics work), with ``COURSE_DEVICE`` choosing the device that ``p
 and the hidden tests use. A cell that raises is reported with its first line and the error.
 A benchmark and a smoke check for machines without the full stack (e.g. a lent GPU), not a test::
 
-    COURSE_DEVICE=cuda python bench/run_notebooks.py [NAME ...]
+    COURSE_DEVICE=cuda python bench/run_notebooks.py [--source DIR] [NAME ...]
+
+``--source build/solutions-zh`` with ``COURSE_LANG=zh`` runs the Chinese edition (``make release``
+writes that folder); the last column counts the printed lines in Chinese.
 """
 
 from __future__ import annotations
@@ -30,16 +33,17 @@ def _cells(path: Path) -> list[str]:
     return ["\n".join(ln for ln in c.splitlines() if not ln.startswith("%matplotlib")) for c in cells]
 
 
-def run_notebook(path: Path) -> tuple[float, list[str]]:
-    """Seconds to run ``path``'s code cells, and one line per cell that raised."""
+def run_notebook(path: Path) -> tuple[float, list[str], int]:
+    """Seconds to run ``path``'s code cells, one line per cell that raised, and the printed lines in Chinese."""
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
     shell.reset(new_session=True)
     errors: list[str] = []
+    printed = io.StringIO()
     start = time.perf_counter()
     for i, source in enumerate(_cells(path)):
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # their own output
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):  # their own output
             result = shell.run_cell(source, silent=True, store_history=False)
         failure = result.error_before_exec or result.error_in_exec
         if failure is not None:
@@ -48,7 +52,8 @@ def run_notebook(path: Path) -> tuple[float, list[str]]:
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    return time.perf_counter() - start, errors
+    chinese = sum(1 for line in printed.getvalue().splitlines() if any("\u4e00" <= c <= "\u9fff" for c in line))
+    return time.perf_counter() - start, errors, chinese
 
 
 def main(argv: list[str]) -> int:
@@ -56,14 +61,17 @@ def main(argv: list[str]) -> int:
 
     from cnnlab.device import describe, pick_device
 
+    source = ROOT / "solutions"
+    if argv[:1] == ["--source"]:
+        source, argv = Path(argv[1]).resolve(), argv[2:]
     wanted = set(argv)
-    notebooks = sorted(p for p in (ROOT / "solutions").glob("*/*.ipynb") if not wanted or p.stem in wanted)
+    notebooks = sorted(p for p in source.glob("*/*.ipynb") if not wanted or p.stem in wanted)
     print(f"torch {torch.__version__}, device {describe(pick_device())}", flush=True)
     failed = 0
     for path in notebooks:
-        seconds, errors = run_notebook(path)
+        seconds, errors, chinese = run_notebook(path)
         status = "ok" if not errors else f"{len(errors)} cell(s) failed"
-        print(f"{path.stem:28s} {seconds:7.1f} s  {status}", flush=True)
+        print(f"{path.stem:28s} {seconds:7.1f} s  {status:20s} {chinese:4d} lines in Chinese", flush=True)
         for line in errors:
             print("    " + line, flush=True)
         failed += bool(errors)

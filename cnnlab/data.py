@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from cnnlab.i18n import translate
 from cnnlab.paths import DATA_ENV, data_dir
 
 ALLOW_DOWNLOAD_ENV = "COURSE_ALLOW_DOWNLOAD"
@@ -36,9 +37,9 @@ def _download_allowed() -> bool:
 
 
 def _missing_message(root: Path) -> str:
-    return (f"MNIST was not found in {root / 'MNIST' / 'raw'}. Put the four files {', '.join(RAW_FILES)} there, "
-            f"or set {DATA_ENV} to a folder that has MNIST/raw/, or (online) set {ALLOW_DOWNLOAD_ENV}=1 "
-            "to let torchvision download it.")
+    return translate(f"MNIST was not found in {root / 'MNIST' / 'raw'}. Put the four files {', '.join(RAW_FILES)} "
+                     f"there, or set {DATA_ENV} to a folder that has MNIST/raw/, or (online) set "
+                     f"{ALLOW_DOWNLOAD_ENV}=1 to let torchvision download it.")
 
 
 def require_mnist(root: str | Path | None = None) -> Path:

@@ -91,7 +91,8 @@ def strings_in(path: Path) -> list[tuple[str, int, str]]:
         for line in lines:
             line = line.strip()
             words = re.findall(r"[A-Za-z]{2,}", FIELD.sub(" ", line))
-            wanted = PHRASE.search(line) or (fields and len(words) >= 2 and "{" in line)
+            long_words = re.findall(r"[A-Za-z]{3,}", FIELD.sub(" ", line))
+            wanted = PHRASE.search(line) or (fields and "{" in line and (len(words) >= 2 or long_words))
             if not (wanted or (id(node) in marked and any(c.isalpha() for c in line))):
                 continue
             if fields:
