@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import nbformat
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po, write_po
 
 from autograder.translation.units import CJK, Unit, same_code, units
@@ -66,17 +66,22 @@ def translation(catalog: Catalog, unit: Unit) -> str | None:
     return str(message.string)
 
 
+def entry_problem(message: Message | None) -> str | None:
+    """Why a catalog entry is not a current translation (``None`` when it is)."""
+    if message is None or not message.string:
+        return "no translation"
+    if message.fuzzy:
+        return "fuzzy (the English changed; check the translation and clear the flag)"
+    return None
+
+
 def problems(nb: nbformat.NotebookNode, catalog: Catalog) -> list[str]:
     """One line per cell without a usable translation."""
     found = []
     for unit in units(nb):
         message = catalog.get(unit.source)
         where = f"{unit.kind} cell {unit.cell_id}"
-        if message is None or not message.string:
-            found.append(f"{where}: no translation")
-        elif message.fuzzy:
-            found.append(f"{where}: fuzzy (the English changed; check the translation and clear the flag)")
-        elif unit.kind == "code" and (why := same_code(unit.source, str(message.string))):
+        if (why := entry_problem(message)) or unit.kind == "code" and (why := same_code(unit.source, str(message.string))):
             found.append(f"{where}: {why}")
         elif unit.kind == "markdown" and not CJK.search(str(message.string)) and re.search(r"[A-Za-z]{4}", unit.source):
             found.append(f"{where}: the translation holds no Chinese")

@@ -16,7 +16,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 
-from autograder.translation.catalogs import LOCALE, PROJECT, load, save
+from autograder.translation.catalogs import LOCALE, PROJECT, entry_problem, load, save
 from autograder.translation.units import PHRASE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,10 +139,8 @@ def problems(root: Path = ROOT) -> list[str]:
             continue
         entry = catalog.get(message.id)
         where = f"{message.locations[0][0]}:{message.locations[0][1]}"
-        if entry is None or not entry.string:
-            found.append(f"{where}: no translation for {message.id[:60]!r}")
-        elif entry.fuzzy:
-            found.append(f"{where}: fuzzy translation for {message.id[:60]!r}")
+        if why := entry_problem(entry):
+            found.append(f"{where}: {why}: {message.id[:60]!r}")
         elif sorted(FIELD.findall(message.id)) != sorted(FIELD.findall(str(entry.string))):
             found.append(f"{where}: the translation must keep each of {sorted(set(FIELD.findall(message.id)))} once")
     return found
