@@ -81,7 +81,10 @@ def problems(nb: nbformat.NotebookNode, catalog: Catalog) -> list[str]:
     for unit in units(nb):
         message = catalog.get(unit.source)
         where = f"{unit.kind} cell {unit.cell_id}"
-        if (why := entry_problem(message)) or unit.kind == "code" and (why := same_code(unit.source, str(message.string))):
+        why = entry_problem(message)
+        if why is None and unit.kind == "code":
+            why = same_code(unit.source, str(message.string))
+        if why:
             found.append(f"{where}: {why}")
         elif unit.kind == "markdown" and not CJK.search(str(message.string)) and re.search(r"[A-Za-z]{4}", unit.source):
             found.append(f"{where}: the translation holds no Chinese")
