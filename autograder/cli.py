@@ -233,7 +233,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-DEMO_EXPECTED = {"student-full": 1.0, "student-untouched": 0.0}
+DEMO_EXPECTED = {"student-full": 1.0, "student-full-zh": 1.0, "student-untouched": 0.0}
 
 
 def _demo_self_check(ws: Workspace, assignments: list[str]) -> str | None:

@@ -1,14 +1,16 @@
 """Build the example class in ``examples/submissions`` from ``course/`` and ``solutions/``.
 
-Four students, each with every notebook:
+Three students with every notebook, and two who submit the Chinese release:
 
 - ``student-full``: the release with every answer cell filled from the solutions;
 - ``student-untouched``: the release as students receive it;
 - ``student-partial``: the release with the answers listed in ``examples/partial/<assignment>.py``
   (``ANSWERS``: ``"solution"`` or replacement code, keyed by answer-cell id). That file
   also states ``EXPECTED_SCORE`` and the diagnosis tags the tests expect;
-- ``student-partial-zh``: the same answers in the Chinese release (``course-zh/``): the same
-  code must earn the same score, with its feedback in Chinese.
+- ``student-full-zh``: every notebook of the Chinese release (``course-zh/``) with the solutions:
+  the Chinese solutions must earn every autograded point;
+- ``student-partial-zh``: the partial student's answers to notebook 01 in the Chinese release: the
+  same code must earn the same score, cell by cell, with its feedback in Chinese.
 
 ``python -m autograder.examples`` rewrites the folder; a test proves it is in sync.
 """
@@ -24,8 +26,9 @@ import nbformat
 from autograder.course import REPO_ROOT, Course
 
 EXAMPLES = REPO_ROOT / "examples"
-STUDENTS = ("student-full", "student-partial", "student-untouched", "student-partial-zh")
-ZH_TWIN = {"student-partial-zh": "student-partial"}  # a Chinese submission and its English twin
+STUDENTS = ("student-full", "student-partial", "student-untouched", "student-full-zh", "student-partial-zh")
+ZH_TWIN = {"student-full-zh": "student-full", "student-partial-zh": "student-partial"}  # Chinese -> English twin
+ZH_PARTIAL = ("01_conv_arithmetic",)  # the Chinese partial student's notebooks (one keeps the demo quick)
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
@@ -83,13 +86,16 @@ def build(course: Course, target: Path, assignments: list[str] | None = None) ->
     """Write every student's notebooks under ``target``; return the paths written."""
     written = []
     for assignment in assignments or course.assignments():
+        everything = dict.fromkeys(solution_sources(course, assignment), "solution")
+        partial = partial_spec(assignment).get("ANSWERS", {})
         notebooks = {
-            "student-full": filled(course, assignment, dict.fromkeys(solution_sources(course, assignment),
-                                                                      "solution")),
+            "student-full": filled(course, assignment, everything),
             "student-untouched": nbformat.read(course.release_notebook(assignment), as_version=4),
-            "student-partial": filled(course, assignment, partial_spec(assignment).get("ANSWERS", {})),
-            "student-partial-zh": filled(course, assignment, partial_spec(assignment).get("ANSWERS", {}), "zh"),
+            "student-partial": filled(course, assignment, partial),
+            "student-full-zh": filled(course, assignment, everything, "zh"),
         }
+        if assignment in ZH_PARTIAL:
+            notebooks["student-partial-zh"] = filled(course, assignment, partial, "zh")
         for student, nb in notebooks.items():
             path = target / student / assignment / f"{assignment}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +107,12 @@ def build(course: Course, target: Path, assignments: list[str] | None = None) ->
 def main(argv: list[str] | None = None) -> int:
     course = Course()
     names = [course.require(a) for a in (sys.argv[1:] if argv is None else argv)]
-    paths = build(course, EXAMPLES / "submissions", names or None)
+    target = EXAMPLES / "submissions"
+    if not names and target.is_dir():  # a full rebuild leaves no stale student or notebook behind
+        import shutil
+
+        shutil.rmtree(target)
+    paths = build(course, target, names or None)
     print(f"wrote {len(paths)} notebooks under {EXAMPLES / 'submissions'}")
     return 0
 

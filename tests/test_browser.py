@@ -127,9 +127,15 @@ NOT_BUSY = ("() => !Array.from(document.querySelectorAll('.jp-InputPrompt'))"
 
 def _open(browser, lab, path: str):  # noqa: ANN001, ANN202
     base, token = lab
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page = browser.new_page()
-    page.goto(f"{base}/lab/tree/{path}?token={token}", wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    page.goto(f"{base}/lab/tree/{path}?reset&token={token}", wait_until="domcontentloaded")
+    try:
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    except PlaywrightTimeout:  # seen once on a loaded machine: the notebook never rendered; load it again
+        page.reload(wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
     page.wait_for_function(IDLE, timeout=90_000)
     return page
 

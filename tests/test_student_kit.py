@@ -65,7 +65,10 @@ def test_the_kit_holds_no_solution_no_hidden_test_and_no_grader_module(kit: Path
     assert any(n.startswith("cnnlab/expected/") for n in names), "the recorded visible results are missing"
     assert not [n for n in names if not n.startswith(("cnnlab/", "cnnlab-"))], names
     texts = _kit_texts(kit)
-    assert len([t for t in texts if t.endswith(".ipynb")]) == len(COURSE.assignments())
+    assert any(n.endswith("LC_MESSAGES/cnnlab.mo") for n in names), "the Chinese messages are missing"
+    notebooks = [t for t in texts if t.endswith(".ipynb")]
+    for folder in ("course/", "course-zh/"):  # both languages: every assignment and the glossary
+        assert len([t for t in notebooks if t.startswith(folder)]) == len(COURSE.assignments()) + 1, folder
     leaks = []
     for name, text in texts.items():
         for marker in ("BEGIN HIDDEN TESTS", "hidden_tests(", "BEGIN SOLUTION", "import autograder",
