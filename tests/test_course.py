@@ -234,9 +234,10 @@ def test_sources_are_cited_by_number_and_title_never_as_seed_files() -> None:
     """Students cannot look up "seed 003": the course cites post [N] by its title (../shared/sources)."""
     from cnnlab.sources import POSTS, cite
 
-    seed = re.compile(r"\bseed 00[0-9]\b", re.IGNORECASE)
+    seed = re.compile(r"\bseed 00[0-9]\b|\bpost[1-5]\.txt\b", re.IGNORECASE)
     paths = [COURSE.root / "README.md", *COURSE.root.glob("solutions/*/*.ipynb"), *COURSE.root.glob("course/*/*.ipynb"),
-             *COURSE.root.glob("cnnlab/**/*.py")]
+             *COURSE.root.glob("course-zh/*/*.ipynb"), *COURSE.root.glob("i18n/**/*.po"),
+             *COURSE.root.glob("cnnlab/**/*.py"), *COURSE.root.glob("cnnlab/locale/**/*.po")]
     offenders = [str(p.relative_to(COURSE.root)) for p in paths if seed.search(p.read_text(encoding="utf-8"))]
     assert offenders == [], f"cite these as post [N] “title”: {offenders}"
     assert cite(2) == "post [2] “pytorch中的nn.Conv2d”" and sorted(POSTS) == [1, 2, 3, 4, 5]
