@@ -33,7 +33,9 @@ from traitlets import Integer
 
 from autograder.evaluator.channel import KernelChannel
 from autograder.evaluator.runner import run_hidden, split_hidden
+from autograder.hidden import VISIBLE_OUTPUT_HEADER
 from autograder.jobs import KERNEL_START_FAILED
+from cnnlab.i18n import translate
 
 NO_HIDDEN_TESTS = "no-hidden-tests"
 KERNEL_DIED = "kernel-died"
@@ -233,7 +235,7 @@ def advisory_output(outputs: list[NotebookNode], limit: int = 4000) -> NotebookN
         return None
     if len(text) > limit:
         text = text[:limit] + " …"
-    header = "visible checks, run in your kernel (advice only; the hidden tests below decide the grade):"
+    header = translate(VISIBLE_OUTPUT_HEADER)  # the worker runs in the submission's language
     return new_output("stream", name="stdout", text=f"{header}\n{text}\n")
 
 

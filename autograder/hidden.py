@@ -36,6 +36,9 @@ from cnnlab.forbidden import forbid_builtin
 from cnnlab.i18n import translate
 from cnnlab.settings import quiet_warnings, single_thread, strict_float32
 
+# Heads the visible checks' output in a graded notebook (autograder.execute puts it there).
+VISIBLE_OUTPUT_HEADER = "visible checks, run in your kernel (advice only; the hidden tests below decide the grade):"
+
 SEED_ENV = "COURSE_SEED"
 
 

@@ -156,6 +156,7 @@ def test_feedback_shows_failures_but_never_hidden_test_source(example_class) -> 
     # the same code submitted in the Chinese release: the same tag, the page and the hint in Chinese
     chinese = next(p for p in paths if "student-partial-zh/" in str(p) and NB01 in str(p)).read_text()
     assert "flipped-kernel" in chinese and ">测试单元格<" in chinese and "互相关" in chinese
+    assert "可见检查，在你的内核中运行" in chinese and "此处运行了隐藏测试" in chinese
     assert ">Test cell<" in partial and "测试单元格" not in partial
 
 

@@ -16,7 +16,8 @@ class HideHiddenTests(ClearHiddenTests):
     """
 
     placeholder = Unicode(
-        "# (hidden tests ran here: random inputs compared with PyTorch; their code is not shown)",
+        "# (hidden tests ran here: random inputs compared with PyTorch; their code is not shown)"
+        "  # 此处运行了隐藏测试：用随机输入与 PyTorch 比较，代码不显示",
         help="Line that replaces each hidden-test region in feedback.",
     ).tag(config=True)
 
