@@ -24,15 +24,13 @@ def _workspace(args: argparse.Namespace) -> Workspace:
 
 def cmd_release(args: argparse.Namespace) -> int:
     from autograder.release import release
-    from autograder.translation.build import ZH_RELEASE_DIR, release_zh
-    from autograder.translation.library import compile_mo
+    from autograder.translation.build import ZH_RELEASE_DIR, release_chinese
 
     course = Course()
     paths = release(course, _workspace(args), args.assignments or None)
     for p in paths:
         print(f"released {p.relative_to(course.root)}")
-    compile_mo(course.root)
-    release_zh(course, [course.require(a) for a in args.assignments] or None)  # raises when a translation is missing
+    release_chinese(course, [course.require(a) for a in args.assignments] or None)  # refuses a missing translation
     print(f"released {ZH_RELEASE_DIR}/ (the Chinese course: the same grade cells, ids and points)")
     return EXIT_OK
 
@@ -204,16 +202,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from autograder.feedback import generate_feedback
     from autograder.release import release
     from autograder.submissions import discover_layout
-    from autograder.translation.build import release_zh
-    from autograder.translation.library import compile_mo
+    from autograder.translation.build import release_chinese
 
     course = Course()
     ws = Workspace(Path(args.workspace).resolve()).create()
     examples = REPO_ROOT / "examples" / "submissions"
     print("[1/4] release: course/ and course-zh/ from solutions/ and the Chinese catalogs")
     release(course, ws)
-    compile_mo(course.root)
-    release_zh(course)
+    release_chinese(course)
     subs, rejected = discover_layout(examples, course)
     students = sorted({s.student for s in subs})
     print(f"[2/4] grade: {len(subs)} notebooks of {len(students)} example students ({', '.join(students)})")

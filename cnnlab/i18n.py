@@ -1,14 +1,12 @@
 """The course's two languages: English (the source) and Simplified Chinese.
 
-Library strings are marked ``_("...")`` (translated where they are used) or ``N_("...")``
-(constants translated later by :func:`gettext`). Their translations are standard gettext
-catalogs: ``<package>/locale/zh_CN/LC_MESSAGES/<package>.po``, compiled to ``.mo`` by
-``python -m autograder.translation build``.
+Messages are written in English and passed through :func:`translate` where a student sees them;
+``N_("...")`` marks a constant for extraction. Translations are a standard gettext catalog,
+``cnnlab/locale/zh_CN/LC_MESSAGES/cnnlab.po``, compiled to ``.mo`` by ``make release``.
 
 The language is, first found:
 
-1. ``$COURSE_LANG`` (``en`` or ``zh``; the grader sets it from the submitted notebook,
-   ``make lab LANG=zh`` sets it for the lab);
+1. ``$COURSE_LANG`` (``en`` or ``zh``; the grader sets it from the submitted notebook);
 2. the language recorded in the open notebook's metadata (JupyterLab tells the kernel
    which notebook it belongs to through ``$JPY_SESSION_NAME``);
 3. a ``.course-language`` file in the working directory or a parent (``course-zh/`` has one);
@@ -105,19 +103,10 @@ def catalog(domain: str, localedir: str, lang: str) -> _gettext.NullTranslations
 _LOCALEDIR = str(Path(__file__).resolve().parent / "locale")
 
 
-def gettext(message: str) -> str:
-    """``message`` in the current language (the English itself where no translation exists)."""
-    if not message:
-        return message
-    return catalog("cnnlab", _LOCALEDIR, language()).gettext(message)
-
-
 def N_(message: str) -> str:  # noqa: N802  (the gettext convention)
     """Mark a constant for translation without translating it yet."""
     return message
 
-
-_ = gettext
 
 # -- messages composed at run time ---------------------------------------------------------------
 # A failure message is often an f-string: ``f"expected {want}, got {got}"``. The extractor records it
@@ -174,5 +163,5 @@ def translate(text: str, lang: str | None = None) -> str:
         return whole
     return "\n".join(_line(line, lang, 0) for line in text.split("\n"))
 
-__all__ = ["LANGUAGES", "LANG_ENV", "N_", "catalog", "gettext", "language", "normalise", "notebook_language",
+__all__ = ["LANGUAGES", "LANG_ENV", "N_", "catalog", "language", "normalise", "notebook_language",
            "translate", "use_language"]

@@ -87,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.notebook}: {total - len(left)} of {total} cells translated")
         return 1 if errors or left else 0
     if args.command == "build":
-        from autograder.translation.build import build_all
-        build_all(ROOT)
+        from autograder.course import Course
+        from autograder.translation.build import release_chinese
+
+        print(f"wrote {release_chinese(Course(ROOT)).relative_to(ROOT)}/ and cnnlab/locale/")
         return 0
     return 2
 

@@ -117,9 +117,7 @@ def write_glossary(root: Path, path: Path, lang: str) -> Path:
     return path
 
 
-def build_all(root: Path) -> None:
-    """Compile the library catalog and release the Chinese course."""
-    course = Course(root)
-    library.compile_mo(root)
-    release_zh(course)
-    print(f"wrote {ZH_RELEASE_DIR}/ and {library.mo_path(root).relative_to(root)}")
+def release_chinese(course: Course, names: list[str] | None = None) -> Path:
+    """The Chinese edition: compile the library's ``.mo`` and release ``course-zh/``; return that folder."""
+    library.compile_mo(course.root)
+    return release_zh(course, names)
